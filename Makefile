@@ -1,0 +1,36 @@
+# Two commands for learners and maintainers; both first create or refresh .venv.
+#   make lab                                     open the course in JupyterLab
+#   make lab ARGS="--no-browser --port 8890"     options pass through to `jupyter lab`
+#   make test                                    lint, unit tests and every notebook (strict nbval)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+
+# jupyter lab refuses to run as root unless told it may.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: lab test lint venv clean
+
+venv: $(STAMP)
+
+# Reinstall whenever the project's dependencies change.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

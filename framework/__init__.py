@@ -1,0 +1,25 @@
+"""A small deep-learning framework built by hand: nodes, a topological sort, and passes."""
+
+from .activations import ReLU, Sigmoid, Tanh
+from .arithmetic import Add, MatMul, Multiply, Negate, Subtract, sum_to_shape
+from .batching import minibatches
+from .checkpoint import load_model, save_model
+from .drawing import draw_graph, to_networkx
+from .gradcheck import gradient_check, numerical_gradient
+from .linear import Linear
+from .losses import MSE, SoftmaxCrossEntropy
+from .node import Constant, Input, Node, Parameter, Placeholder, as_node
+from .optimizers import SGD, Adam, Momentum, optimize, trainables
+from .passes import backward, forward, run_steps
+from .sort import topological_sort
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Adam", "Add", "Constant", "Input", "Linear", "MSE", "MatMul", "Momentum", "Multiply",
+    "Negate", "Node", "Parameter", "Placeholder", "ReLU", "SGD", "Sigmoid",
+    "SoftmaxCrossEntropy", "Subtract", "Tanh", "as_node", "backward", "draw_graph", "forward",
+    "gradient_check", "load_model", "minibatches", "numerical_gradient", "optimize",
+    "run_steps", "save_model", "sum_to_shape", "to_networkx", "topological_sort",
+    "trainables", "__version__",
+]

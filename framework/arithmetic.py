@@ -1,0 +1,131 @@
+"""Element-wise arithmetic and matrix products, built by the operators on nodes.
+
+Element-wise ops follow NumPy broadcasting. Broadcasting copies an input along some axes,
+so its gradient is the upstream gradient summed over those same axes (``sum_to_shape``).
+"""
+
+import numpy as np
+
+from .node import Node
+
+
+def sum_to_shape(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum ``grad`` down to ``shape``, undoing NumPy broadcasting.
+
+    Broadcasting prepends axes and stretches axes of length 1; the gradient of a stretched
+    value is the sum over the copies, so we sum over exactly those axes.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    stretched = tuple(
+        i + extra for i, n in enumerate(shape) if n == 1 and grad.shape[i + extra] != 1
+    )
+    return grad.sum(axis=tuple(range(extra)) + stretched, keepdims=True).reshape(shape)
+
+
+class _Elementwise(Node):
+    """Two inputs combined element by element; the shapes must broadcast."""
+
+    symbol = "?"
+
+    def __init__(self, a, b, name=None):
+        super().__init__([a, b], name=name)
+
+    def forward(self):
+        a, b = self.inputs
+        try:
+            self.value = self.compute(a.value, b.value)
+        except ValueError:
+            raise ValueError(
+                f"{self!r}: cannot compute {a.name} {self.symbol} {b.name}: shapes "
+                f"{a.value.shape} and {b.value.shape} do not broadcast"
+            ) from None
+
+
+class Add(_Elementwise):
+    """a + b.  ∂/∂a = 1, ∂/∂b = 1."""
+
+    symbol = "+"
+
+    def compute(self, a, b):
+        return a + b
+
+    def backward(self):
+        grad = self.upstream_gradient()
+        a, b = self.inputs
+        if a.needs_gradient:
+            self.send_gradient(a, sum_to_shape(grad, a.value.shape))
+        if b.needs_gradient:
+            self.send_gradient(b, sum_to_shape(grad, b.value.shape))
+
+
+class Subtract(_Elementwise):
+    """a - b.  ∂/∂a = 1, ∂/∂b = -1."""
+
+    symbol = "-"
+
+    def compute(self, a, b):
+        return a - b
+
+    def backward(self):
+        grad = self.upstream_gradient()
+        a, b = self.inputs
+        if a.needs_gradient:
+            self.send_gradient(a, sum_to_shape(grad, a.value.shape))
+        if b.needs_gradient:
+            self.send_gradient(b, sum_to_shape(-grad, b.value.shape))
+
+
+class Multiply(_Elementwise):
+    """a * b, element-wise.  ∂/∂a = b, ∂/∂b = a."""
+
+    symbol = "*"
+
+    def compute(self, a, b):
+        return a * b
+
+    def backward(self):
+        grad = self.upstream_gradient()
+        a, b = self.inputs
+        if a.needs_gradient:
+            self.send_gradient(a, sum_to_shape(grad * b.value, a.value.shape))
+        if b.needs_gradient:
+            self.send_gradient(b, sum_to_shape(grad * a.value, b.value.shape))
+
+
+class MatMul(Node):
+    """A @ B for matrices (m, k) @ (k, n).  ∂/∂A = G Bᵀ, ∂/∂B = Aᵀ G."""
+
+    def __init__(self, a, b, name=None):
+        super().__init__([a, b], name=name)
+
+    def forward(self):
+        a, b = self.inputs
+        if a.value.ndim != 2 or b.value.ndim != 2 or a.value.shape[1] != b.value.shape[0]:
+            raise ValueError(
+                f"{self!r}: cannot compute {a.name} @ {b.name} with shapes {a.value.shape} and "
+                f"{b.value.shape}; expected matrices (m, k) @ (k, n)"
+            )
+        self.value = a.value @ b.value
+
+    def backward(self):
+        grad = self.upstream_gradient()
+        a, b = self.inputs
+        if a.needs_gradient:
+            self.send_gradient(a, grad @ b.value.T)
+        if b.needs_gradient:
+            self.send_gradient(b, a.value.T @ grad)
+
+
+class Negate(Node):
+    """-a.  ∂/∂a = -1."""
+
+    def __init__(self, a, name=None):
+        super().__init__([a], name=name)
+
+    def forward(self):
+        self.value = -self.inputs[0].value
+
+    def backward(self):
+        self.send_gradient(self.inputs[0], -self.upstream_gradient())

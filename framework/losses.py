@@ -1,0 +1,89 @@
+"""Loss functions: each turns predictions and targets into one number to minimise."""
+
+import numpy as np
+
+from .node import Node
+
+
+class MSE(Node):
+    """Mean squared error, L = mean((ŷ - y)²) over all n elements.
+
+    ∂L/∂ŷ = 2 (ŷ - y) / n and ∂L/∂y = -2 (ŷ - y) / n. Targets of shape (batch,) are accepted
+    for predictions of shape (batch, 1), the usual shape of a one-output regression.
+    """
+
+    kind = "loss"
+
+    def __init__(self, y_pre, y, name=None):
+        super().__init__([y_pre, y], name=name)
+
+    def forward(self):
+        y_pre, y = self.inputs
+        target = y.value
+        if target.shape != y_pre.value.shape:
+            if target.shape + (1,) != y_pre.value.shape:
+                raise ValueError(
+                    f"{self!r}: prediction {y_pre.name} has shape {y_pre.value.shape} but target "
+                    f"{y.name} has shape {target.shape}; expected the same shape, or (batch,) "
+                    "targets for (batch, 1) predictions"
+                )
+            target = target.reshape(y_pre.value.shape)
+        self.diff = y_pre.value - target
+        self.value = np.mean(self.diff * self.diff)
+
+    def backward(self):
+        y_pre, y = self.inputs
+        grad = self.upstream_gradient() * (2.0 / self.diff.size) * self.diff
+        if y_pre.needs_gradient:
+            self.send_gradient(y_pre, grad)
+        if y.needs_gradient:
+            self.send_gradient(y, -grad.reshape(y.value.shape))
+
+
+class SoftmaxCrossEntropy(Node):
+    """Mean cross-entropy of softmax(logits) against integer class labels.
+
+    For a row z with label c: L = log Σ_j e^{z_j} - z_c, computed as m + log Σ_j e^{z_j - m}
+    with m = max_j z_j, so no exponential overflows (log-sum-exp). Averaged over the batch B:
+    ∂L/∂z = (softmax(z) - onehot(c)) / B. Labels are class ids and get no gradient.
+    """
+
+    kind = "loss"
+
+    def __init__(self, logits, labels, name=None):
+        super().__init__([logits, labels], name=name)
+
+    def forward(self):
+        logits, labels = self.inputs
+        z = logits.value
+        if z.ndim != 2 or labels.value.shape != (z.shape[0],):
+            raise ValueError(
+                f"{self!r}: logits {logits.name} have shape {z.shape} and labels {labels.name} "
+                f"have shape {labels.value.shape}; expected (batch, classes) and (batch,)"
+            )
+        self.classes = self._class_ids(labels.value, z.shape[1])
+        shifted = z - z.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        total = exp.sum(axis=1, keepdims=True)
+        self.probabilities = exp / total
+        rows = np.arange(z.shape[0])
+        self.value = np.mean(np.log(total[:, 0]) - shifted[rows, self.classes])
+
+    def _class_ids(self, labels, n_classes):
+        classes = labels.astype(np.intp)
+        if len(classes) and (
+            (classes != labels).any() or classes.min() < 0 or classes.max() >= n_classes
+        ):
+            bad = labels[(classes != labels) | (classes < 0) | (classes >= n_classes)]
+            raise ValueError(
+                f"{self!r}: labels must be whole numbers from 0 to {n_classes - 1} "
+                f"(the logits have {n_classes} classes); got {bad[:5].tolist()}"
+            )
+        return classes
+
+    def backward(self):
+        logits = self.inputs[0]
+        if logits.needs_gradient:
+            grad = self.probabilities.copy()
+            grad[np.arange(len(self.classes)), self.classes] -= 1.0
+            self.send_gradient(logits, grad * (self.upstream_gradient() / len(self.classes)))

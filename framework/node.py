@@ -1,0 +1,180 @@
+"""The node: one vertex of a static computational graph.
+
+A node links itself to its inputs when it is built, so building an expression builds the graph.
+After a forward pass ``node.value`` holds its output; after a backward pass
+``node.gradients[x]`` holds ∂loss/∂x for each input ``x`` that needs a gradient.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+_ids = itertools.count()
+
+
+def as_float_array(value, node: Node) -> np.ndarray:
+    """Return ``value`` as a float ndarray, or raise an error that names ``node``."""
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return value
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{node!r} was given data that is not numeric: {error}") from None
+    if array.dtype.kind in "biu":
+        return array.astype(np.float64)
+    if array.dtype.kind != "f":
+        raise TypeError(
+            f"{node!r} was given data of dtype {array.dtype} ({type(value).__name__}); "
+            "expected numbers (ints or floats)"
+        )
+    return array
+
+
+class Node:
+    """A vertex of the graph: it knows its inputs, its outputs, its value and its gradients.
+
+    Subclasses implement ``forward`` (compute ``self.value`` from the inputs' values) and
+    ``backward`` (fill ``self.gradients`` from the gradient that flows back from the outputs).
+    """
+
+    kind = "operation"  # used by drawings: data, parameter, constant, operation or loss
+    __array_ufunc__ = None  # makes `array + node` call Node.__radd__ instead of NumPy looping
+
+    def __init__(self, inputs=None, name=None, is_trainable=False):
+        self.inputs: list[Node] = list(inputs or [])
+        self.outputs: list[Node] = []
+        self.id = next(_ids)
+        self.name = name if name is not None else f"{type(self).__name__}_{self.id}"
+        self.is_trainable = is_trainable
+        self.value: np.ndarray | None = None
+        self.gradients: dict[Node, np.ndarray] = {}
+        # Set by topological_sort: does any trainable placeholder lie upstream of this node?
+        self.needs_gradient = is_trainable
+        for node in self.inputs:
+            if not isinstance(node, Node):
+                raise TypeError(f"{self!r}: every input must be a Node, got {type(node).__name__}")
+            if self not in node.outputs:  # `a * a` links once; the op sums both partials
+                node.outputs.append(self)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.name!r})"
+
+    def forward(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement forward()")
+
+    def backward(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement backward()")
+
+    def upstream_gradient(self) -> np.ndarray:
+        """∂loss/∂self: the sum of what every output sent back (a node used twice adds both).
+
+        The backward pass only calls this on nodes that lead to the loss; the one such node
+        that no output sent anything to is the loss itself, whose gradient is ∂loss/∂loss = 1.
+        """
+        total = None
+        for output in self.outputs:
+            grad = output.gradients.get(self)
+            if grad is not None:
+                total = grad if total is None else total + grad
+        return np.ones_like(self.value) if total is None else total
+
+    def send_gradient(self, node: Node, grad: np.ndarray):
+        """Record ∂loss/∂node; a node that is several inputs of this one gets the sum."""
+        if node in self.gradients:
+            self.gradients[node] = self.gradients[node] + grad
+        else:
+            self.gradients[node] = grad
+
+    # Operators build nodes, so `x @ w + b` writes a graph. Imported here to avoid a cycle.
+    def __add__(self, other):
+        from .arithmetic import Add
+
+        return Add(self, as_node(other))
+
+    def __radd__(self, other):
+        from .arithmetic import Add
+
+        return Add(as_node(other), self)
+
+    def __sub__(self, other):
+        from .arithmetic import Subtract
+
+        return Subtract(self, as_node(other))
+
+    def __rsub__(self, other):
+        from .arithmetic import Subtract
+
+        return Subtract(as_node(other), self)
+
+    def __mul__(self, other):
+        from .arithmetic import Multiply
+
+        return Multiply(self, as_node(other))
+
+    def __rmul__(self, other):
+        from .arithmetic import Multiply
+
+        return Multiply(as_node(other), self)
+
+    def __matmul__(self, other):
+        from .arithmetic import MatMul
+
+        return MatMul(self, as_node(other))
+
+    def __rmatmul__(self, other):
+        from .arithmetic import MatMul
+
+        return MatMul(as_node(other), self)
+
+    def __neg__(self):
+        from .arithmetic import Negate
+
+        return Negate(self)
+
+
+class Placeholder(Node):
+    """A node whose value is fed from outside: data (``is_trainable=False``) or a parameter."""
+
+    def __init__(self, name=None, is_trainable=True):
+        super().__init__(name=name, is_trainable=is_trainable)
+
+    @property
+    def kind(self):
+        return "parameter" if self.is_trainable else "data"
+
+    def forward(self):
+        if self.value is None:
+            raise ValueError(
+                f"{self!r} has no value: feed it, e.g. topological_sort({{{self.name}: array}})"
+            )
+        self.value = as_float_array(self.value, self)
+
+    def backward(self):
+        self.gradients[self] = self.upstream_gradient()
+
+
+def Input(name=None):  # noqa: N802 - reads like a class at the call site
+    """A data placeholder: fed every step, never trained."""
+    return Placeholder(name=name, is_trainable=False)
+
+
+def Parameter(name=None):  # noqa: N802
+    """A trainable placeholder: a weight or a bias."""
+    return Placeholder(name=name, is_trainable=True)
+
+
+class Constant(Placeholder):
+    """A fixed value, made when a plain number or array meets a node in an operator."""
+
+    kind = "constant"
+
+    def __init__(self, value, name=None):
+        super().__init__(name=name, is_trainable=False)
+        self.value = as_float_array(value, self)
+
+
+def as_node(value) -> Node:
+    """Wrap a plain number or array in a Constant; leave nodes alone."""
+    return value if isinstance(value, Node) else Constant(value)

@@ -1,0 +1,76 @@
+"""Ordering the graph: Kahn's topological sort, iterative and linear in nodes plus edges."""
+
+from collections import deque
+
+from .node import Node, as_float_array
+
+
+def topological_sort(feed_dict: dict) -> list[Node]:
+    """Feed the values in ``feed_dict`` and return the graph's nodes, each after its inputs.
+
+    Every node connected to a fed node is returned, constants included. Kahn's algorithm:
+    count each node's inputs (its in-degree), start from the nodes with none, and each time a
+    node is placed, remove its outgoing edges; a node whose count reaches zero is ready.
+    Nodes are discovered and placed first-in first-out, so the same graph gives the same order.
+    A cycle leaves nodes that never become ready, and is reported by name.
+    """
+    for node, value in feed_dict.items():
+        if not isinstance(node, Node):
+            raise TypeError(f"feed_dict keys must be nodes; got {node!r}")
+        node.value = as_float_array(value, node)
+
+    nodes = _connected_nodes(feed_dict)
+    in_degree = {node: len(set(node.inputs)) for node in nodes}
+    ready = deque(node for node in nodes if in_degree[node] == 0)
+    order = []
+    while ready:
+        node = ready.popleft()
+        order.append(node)
+        for output in node.outputs:
+            in_degree[output] -= 1
+            if in_degree[output] == 0:
+                ready.append(output)
+
+    if len(order) < len(nodes):
+        cycle = " -> ".join(n.name for n in _find_cycle(in_degree))
+        raise ValueError(f"the graph has a cycle, so it has no topological order: {cycle}")
+    _mark_needs_gradient(order)
+    return order
+
+
+def _connected_nodes(feed_dict) -> list[Node]:
+    """Every node reachable from the fed ones along inputs or outputs, in discovery order."""
+    seen = dict.fromkeys(feed_dict)
+    frontier = list(seen)
+    while frontier:
+        node = frontier.pop()
+        for neighbour in (*node.outputs, *node.inputs):
+            if neighbour not in seen:
+                seen[neighbour] = None
+                frontier.append(neighbour)
+    return list(seen)
+
+
+def _find_cycle(in_degree) -> list[Node]:
+    """Walk back along inputs that were never placed until a node repeats: that loop is a cycle.
+
+    Every unplaced node has an unplaced input, so the walk cannot stop before it repeats.
+    """
+    node = next(n for n, degree in in_degree.items() if degree > 0)
+    path, position = [], {}
+    while node not in position:
+        position[node] = len(path)
+        path.append(node)
+        node = next(i for i in node.inputs if in_degree[i] > 0)
+    loop = path[position[node]:]
+    loop.reverse()  # walked against the edges; show it along them
+    return [*loop, loop[0]]
+
+
+def _mark_needs_gradient(order):
+    """A node needs a gradient if it is trainable or computed from one that needs a gradient.
+
+    Data, constants and everything computed only from them get none: nobody uses it.
+    """
+    for node in order:
+        node.needs_gradient = node.is_trainable or any(i.needs_gradient for i in node.inputs)
