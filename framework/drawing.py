@@ -23,12 +23,15 @@ def to_networkx(graph: list[Node]) -> nx.DiGraph:
     """A ``networkx.DiGraph`` with an edge from every input to the node that uses it.
 
     Nodes are the ``Node`` objects themselves, with attributes ``name``, ``kind``, ``shape``
-    (``None`` before a forward pass) and ``order`` (the position in ``graph``).
+    (``None`` before a forward pass) and ``order`` (the position in ``graph``). Any object with
+    ``name``, ``inputs`` and ``value`` will do, so the notebooks can draw their teaching nodes;
+    one without a ``kind`` is drawn as an operation.
     """
     digraph = nx.DiGraph()
     for order, node in enumerate(graph):
         shape = None if node.value is None else np.shape(node.value)
-        digraph.add_node(node, name=node.name, kind=node.kind, shape=shape, order=order)
+        kind = getattr(node, "kind", "operation")
+        digraph.add_node(node, name=node.name, kind=kind, shape=shape, order=order)
     members = set(graph)
     for node in graph:
         digraph.add_edges_from((i, node) for i in node.inputs if i in members)
