@@ -8,6 +8,7 @@ so an interrupted save never leaves a torn checkpoint.
 import os
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -47,21 +48,34 @@ def save_model(path, graph: list[Node]):
         raise
 
 
+def _read_arrays(path) -> dict:
+    """The named entries of the ``.npz`` file at ``path``, read without ever unpickling."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a lone .npy array has no names
+            raise ValueError("it holds a single unnamed array (.npy)")
+        with loaded:
+            return {name: loaded[name] for name in loaded.files}
+    except FileNotFoundError:
+        raise
+    # A damaged zip can fail in any of these ways (RuntimeError: "encrypted" flag bits).
+    except (OSError, ValueError, EOFError, RuntimeError, zipfile.BadZipFile, zlib.error) as error:
+        raise ValueError(f"{path} is not a readable checkpoint (.npz): {error}") from None
+
+
 def load_model(path, graph: list[Node]):
     """Set every trainable value of ``graph`` from ``path``; on any mismatch change nothing."""
     params = _named_trainables(graph)
-    try:
-        with np.load(path, allow_pickle=False) as checkpoint:
-            arrays = {name: checkpoint[name] for name in checkpoint.files}
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{path} is not a readable checkpoint (.npz): {error}") from None
+    arrays = _read_arrays(path)
 
     problems = []
     for name, node in params.items():
         if name not in arrays:
             problems.append(f"{name!r} is missing")
+        elif not isinstance(arrays[name], np.ndarray) or arrays[name].dtype.kind not in "biuf":
+            # Checked here, not at the cast below: a failed cast would leave a half-loaded model.
+            found = getattr(arrays[name], "dtype", type(arrays[name]).__name__)
+            problems.append(f"{name!r} holds {found}, not real numbers")
         elif node.value is not None and arrays[name].shape != np.shape(node.value):
             problems.append(
                 f"{name!r} has shape {arrays[name].shape}, the model expects {np.shape(node.value)}"

@@ -56,18 +56,22 @@ def draw_graph(graph: list[Node], ax=None, show_shapes=True, show_order=False, b
     gradients flow, and the numbers (if shown) count in reverse order.
     """
     digraph = to_networkx(graph)
-    for layer, nodes in enumerate(nx.topological_generations(digraph)):
-        for node in nodes:
-            digraph.nodes[node]["layer"] = layer
-    positions = nx.multipartite_layout(digraph, subset_key="layer")
+    # Within a layer, keep the graph's order from top to bottom: networkx would group the
+    # nodes in a set, whose order changes from run to run.
+    layers = {
+        layer: sorted(nodes, key=lambda n: -digraph.nodes[n]["order"])
+        for layer, nodes in enumerate(nx.topological_generations(digraph))
+    }
+    positions = nx.multipartite_layout(digraph, subset_key=layers)
     numbers = None
     if show_order:
         count = len(graph)
         numbers = {n: (count - d["order"] if backward else d["order"] + 1)
                    for n, d in digraph.nodes(data=True)}
     if ax is None:
-        layers = 1 + max((d["layer"] for _, d in digraph.nodes(data=True)), default=0)
-        _, ax = plt.subplots(figsize=(max(4.0, 1.9 * layers), 3.5))
+        tallest = max((len(nodes) for nodes in layers.values()), default=1)
+        # Tall enough that the nodes of the fullest layer do not overlap.
+        _, ax = plt.subplots(figsize=(max(4.0, 1.9 * len(layers)), max(3.5, 0.8 * tallest + 1)))
     drawn = digraph.reverse() if backward else digraph
     nx.draw_networkx(
         drawn,

@@ -13,7 +13,10 @@ from .passes import backward, forward
 
 
 def numerical_gradient(graph: list[Node], node: Node, epsilon: float = 1e-6) -> np.ndarray:
-    """∂loss/∂node by central differences, the loss being ``graph[-1]``."""
+    """∂loss/∂node by central differences, the loss being ``graph[-1]``.
+
+    Afterwards every value of the graph is that of a forward pass at the original value.
+    """
     original = np.array(node.value, dtype=np.float64)
     grad = np.zeros_like(original)
     try:
@@ -24,10 +27,11 @@ def numerical_gradient(graph: list[Node], node: Node, epsilon: float = 1e-6) -> 
                 shifted[index] += step
                 node.value = shifted
                 forward(graph)
-                values.append(float(graph[-1].value))
+                values.append(np.asarray(graph[-1].value).item())
             grad[index] = (values[0] - values[1]) / (2 * epsilon)
     finally:
         node.value = original
+    forward(graph)  # recompute from the restored value, so no value stays nudged by -ε
     return grad
 
 

@@ -70,20 +70,20 @@ class SoftmaxCrossEntropy(Node):
         self.value = np.mean(np.log(total[:, 0]) - shifted[rows, self.classes])
 
     def _class_ids(self, labels, n_classes):
-        classes = labels.astype(np.intp)
-        if len(classes) and (
-            (classes != labels).any() or classes.min() < 0 or classes.max() >= n_classes
-        ):
-            bad = labels[(classes != labels) | (classes < 0) | (classes >= n_classes)]
+        # Check before casting: NaN, inf or huge labels do not survive a cast to int.
+        valid = (labels >= 0) & (labels < n_classes) & (np.floor(labels) == labels)
+        if not valid.all():
+            bad = labels[~valid]
             raise ValueError(
                 f"{self!r}: labels must be whole numbers from 0 to {n_classes - 1} "
                 f"(the logits have {n_classes} classes); got {bad[:5].tolist()}"
             )
-        return classes
+        return labels.astype(np.intp)
 
     def backward(self):
         logits = self.inputs[0]
         if logits.needs_gradient:
             grad = self.probabilities.copy()
             grad[np.arange(len(self.classes)), self.classes] -= 1.0
-            self.send_gradient(logits, grad * (self.upstream_gradient() / len(self.classes)))
+            grad *= self.upstream_gradient() / len(self.classes)  # our own copy: scale in place
+            self.send_gradient(logits, grad)

@@ -1,0 +1,259 @@
+"""Checkpoints: a round trip keeps every value, a bad file changes nothing, a save is atomic."""
+
+import os
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+
+import framework as fw
+
+
+def mlp(seed=0, hidden=4):
+    """Two layers, four trainables named w1, b1, w2, b2, with values drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    x, y = fw.Input("x"), fw.Input("y")
+    w1, b1, w2, b2 = (fw.Parameter(name) for name in ("w1", "b1", "w2", "b2"))
+    fw.MSE(fw.Linear(fw.Tanh(fw.Linear(x, w1, b1)), w2, b2), y)
+    return fw.topological_sort({
+        x: rng.standard_normal((5, 3)), y: rng.standard_normal((5, 1)),
+        w1: rng.standard_normal((3, hidden)), b1: rng.standard_normal(hidden),
+        w2: rng.standard_normal((hidden, 1)), b2: rng.standard_normal(1),
+    })
+
+
+def trainable_values(graph):
+    return {node.name: node.value.copy() for node in fw.trainables(graph)}
+
+
+def assert_values_unchanged(graph, before):
+    after = trainable_values(graph)
+    assert after.keys() == before.keys()
+    for name, value in before.items():
+        np.testing.assert_array_equal(after[name], value, err_msg=name)
+
+
+def test_round_trip_restores_every_value(tmp_path):
+    path = tmp_path / "model.npz"
+    graph = mlp(seed=0)
+    saved = trainable_values(graph)
+    fw.save_model(path, graph)
+
+    other = mlp(seed=1)  # a fresh model with the same names and shapes, other values
+    fw.load_model(path, other)
+    loaded = trainable_values(other)
+    assert loaded.keys() == saved.keys() == {"w1", "b1", "w2", "b2"}
+    for name, value in saved.items():
+        assert loaded[name].dtype == np.float64
+        np.testing.assert_array_equal(loaded[name], value, err_msg=name)
+    assert os.listdir(tmp_path) == ["model.npz"]
+
+
+def test_the_loaded_model_computes_the_same_loss(tmp_path):
+    path = tmp_path / "model.npz"
+    graph = mlp(seed=0)
+    fw.forward(graph)
+    fw.save_model(path, graph)
+    other = mlp(seed=1)
+    fw.load_model(path, other)
+    for node_a, node_b in zip(graph, other, strict=True):  # same build, so the same order
+        if node_a.kind == "data":
+            node_b.value = node_a.value
+    fw.forward(other)
+    assert other[-1].value == graph[-1].value
+
+
+def write_npz(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+def good_arrays(**changes):
+    """The arrays of a checkpoint that fits ``mlp``, with some replaced; None drops a name."""
+    arrays = {name: np.copy(value) for name, value in trainable_values(mlp(seed=2)).items()}
+    arrays.update(changes)
+    return {name: value for name, value in arrays.items() if value is not None}
+
+
+# Each bad checkpoint changes the last trainable (b2) or the file as a whole, so a loader that
+# wrote values one by one before checking would already have overwritten w1, b1 and w2.
+BAD_CHECKPOINTS = {
+    "missing name": lambda path: write_npz(path, **good_arrays(b2=None)),
+    "other shape": lambda path: write_npz(path, **good_arrays(b2=np.zeros(2))),
+    "extra name": lambda path: write_npz(path, **good_arrays(b3=np.zeros(1))),
+    "text array": lambda path: write_npz(path, **good_arrays(b2=np.array(["1.0"]))),
+    "complex array": lambda path: write_npz(path, **good_arrays(b2=np.array([1 + 1j]))),
+    "object array": lambda path: write_npz(
+        path, **good_arrays(b2=np.array([Exploding()], dtype=object))),
+}
+
+
+class Exploding:
+    """Unpickling this object runs code, as a malicious file would: a loader must never do it.
+    Here the code only records that it ran."""
+
+    def __reduce__(self):
+        return (exec, ("import os; os.environ['CHECKPOINT_WAS_UNPICKLED'] = 'yes'",))
+
+
+@pytest.mark.parametrize("kind", BAD_CHECKPOINTS)
+def test_a_checkpoint_that_does_not_fit_changes_nothing(tmp_path, kind, monkeypatch):
+    monkeypatch.delenv("CHECKPOINT_WAS_UNPICKLED", raising=False)
+    path = BAD_CHECKPOINTS[kind](tmp_path / "bad.npz")
+    graph = mlp(seed=0)
+    before = trainable_values(graph)
+    with pytest.raises(ValueError) as error:
+        fw.load_model(path, graph)
+    assert str(path) in str(error.value)
+    assert_values_unchanged(graph, before)
+    assert "CHECKPOINT_WAS_UNPICKLED" not in os.environ
+
+
+def test_the_error_lists_what_does_not_fit(tmp_path):
+    path = write_npz(tmp_path / "bad.npz", **good_arrays(w2=np.zeros((4, 2)), b2=None,
+                                                         extra=np.zeros(1)))
+    with pytest.raises(ValueError) as error:
+        fw.load_model(path, mlp(seed=0))
+    message = str(error.value)
+    for text in ("'w2'", "(4, 2)", "(4, 1)", "'b2'", "missing", "'extra'"):
+        assert text in message
+
+
+def random_bytes(path):
+    path.write_bytes(np.random.default_rng(0).bytes(2000))
+
+
+def truncated_checkpoint(path):
+    fw.save_model(path, mlp(seed=2))
+    path.write_bytes(path.read_bytes()[:300])
+
+
+def text_file(path):
+    path.write_text("w1,b1\n1,2\n")
+
+
+def pickle_file(path):
+    path.write_bytes(pickle.dumps({"w1": Exploding()}))
+
+
+def npy_file(path):
+    with open(path, "wb") as file:
+        np.save(file, np.ones(3))
+
+
+def zip_of_text(path):
+    with zipfile.ZipFile(path, "w") as archive:
+        for name in ("w1", "b1", "w2", "b2"):
+            archive.writestr(name, "not an array")
+
+
+def empty_file(path):
+    path.write_bytes(b"")
+
+
+def flag_in_central_directory(flag):
+    """A real checkpoint whose last zip entry claims a feature that zipfile refuses."""
+
+    def make(path):
+        fw.save_model(path, mlp(seed=2))
+        data = bytearray(path.read_bytes())
+        entry = data.rfind(b"PK\x01\x02")  # the central directory record of the last array
+        data[entry + 8] |= flag  # general purpose bit flag
+        path.write_bytes(bytes(data))
+
+    return make
+
+
+def damaged_compressed_checkpoint(path):
+    with open(path, "wb") as file:
+        np.savez_compressed(file, **trainable_values(mlp(seed=2)))
+    data = bytearray(path.read_bytes())
+    data[60:120] = bytes(range(60))  # inside the first entry's deflate stream
+    path.write_bytes(bytes(data))
+
+
+CORRUPT_FILES = {
+    make.__name__: make
+    for make in (random_bytes, truncated_checkpoint, text_file, pickle_file, npy_file,
+                 zip_of_text, empty_file, damaged_compressed_checkpoint)
+}
+CORRUPT_FILES["encrypted_entry"] = flag_in_central_directory(0x01)
+CORRUPT_FILES["patched_data_entry"] = flag_in_central_directory(0x20)
+
+
+@pytest.mark.parametrize("kind", CORRUPT_FILES)
+def test_a_corrupt_file_is_refused_naming_it(tmp_path, kind, monkeypatch):
+    monkeypatch.delenv("CHECKPOINT_WAS_UNPICKLED", raising=False)
+    path = tmp_path / "corrupt.npz"
+    CORRUPT_FILES[kind](path)
+    graph = mlp(seed=0)
+    before = trainable_values(graph)
+    with pytest.raises(ValueError) as error:
+        fw.load_model(path, graph)
+    assert str(path) in str(error.value)
+    assert_values_unchanged(graph, before)
+    assert "CHECKPOINT_WAS_UNPICKLED" not in os.environ
+
+
+def test_a_missing_file_is_a_file_not_found_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        fw.load_model(tmp_path / "nowhere.npz", mlp())
+
+
+@pytest.mark.parametrize("interruption", [OSError("disk full"), KeyboardInterrupt()],
+                         ids=["OSError", "KeyboardInterrupt"])
+def test_an_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch, interruption):
+    path = tmp_path / "model.npz"
+    fw.save_model(path, mlp(seed=0))
+    previous = path.read_bytes()
+
+    def savez_then_fail(file, **arrays):
+        file.write(b"PK\x03\x04 half a zip")
+        raise interruption
+
+    monkeypatch.setattr(fw.checkpoint.np, "savez", savez_then_fail)
+    with pytest.raises(type(interruption)):
+        fw.save_model(path, mlp(seed=1))
+    assert path.read_bytes() == previous
+    assert os.listdir(tmp_path) == ["model.npz"], "a temporary file was left behind"
+
+
+def test_an_interrupted_first_save_leaves_nothing(tmp_path, monkeypatch):
+    def savez_then_fail(file, **arrays):
+        file.write(b"PK")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(fw.checkpoint.np, "savez", savez_then_fail)
+    with pytest.raises(OSError):
+        fw.save_model(tmp_path / "model.npz", mlp())
+    assert os.listdir(tmp_path) == []
+
+
+def test_saving_keeps_the_path_as_given(tmp_path):
+    path = tmp_path / "weights.checkpoint"
+    fw.save_model(str(path), mlp())
+    assert os.listdir(tmp_path) == ["weights.checkpoint"]  # np.savez alone would add .npz
+    fw.load_model(str(path), mlp(seed=3))
+
+
+def duplicate_named_graph():
+    x, y = fw.Input("x"), fw.Input("y")
+    w_a, w_b = fw.Parameter("weight"), fw.Parameter("weight")
+    fw.MSE(x * w_a + x * w_b, y)
+    return fw.topological_sort({x: np.ones(2), y: np.zeros(2), w_a: np.ones(2),
+                                w_b: np.full(2, 2.0)})
+
+
+def test_duplicate_trainable_names_are_refused(tmp_path):
+    path = tmp_path / "model.npz"
+    graph = duplicate_named_graph()
+    with pytest.raises(ValueError, match="'weight'"):
+        fw.save_model(path, graph)
+    assert os.listdir(tmp_path) == []
+    np.savez(path, weight=np.zeros(2))
+    before = [node.value.copy() for node in fw.trainables(graph)]
+    with pytest.raises(ValueError, match="'weight'"):
+        fw.load_model(path, graph)
+    for node, value in zip(fw.trainables(graph), before, strict=True):
+        np.testing.assert_array_equal(node.value, value)

@@ -1,0 +1,48 @@
+"""Mini-batches cover every index exactly once, shuffle reproducibly, and refuse bad sizes."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import framework as fw
+
+
+@settings(max_examples=40, deadline=None)
+@given(n_samples=st.integers(0, 60), batch_size=st.integers(1, 25),
+       seed=st.none() | st.integers(0, 2**32 - 1))
+def test_every_index_once_in_batches_of_the_given_size(n_samples, batch_size, seed):
+    rng = None if seed is None else np.random.default_rng(seed)
+    batches = list(fw.minibatches(n_samples, batch_size, rng))
+    covered = np.concatenate(batches) if batches else np.array([], dtype=int)
+    np.testing.assert_array_equal(np.sort(covered), np.arange(n_samples))
+    assert len(batches) == -(-n_samples // batch_size)  # ceil
+    assert all(len(batch) == batch_size for batch in batches[:-1])
+    assert all(1 <= len(batch) <= batch_size for batch in batches)
+
+
+def test_without_rng_the_order_is_unchanged():
+    batches = list(fw.minibatches(7, 3))
+    assert [batch.tolist() for batch in batches] == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+def test_seeded_shuffling_is_reproducible():
+    def batches(seed):
+        return [b.tolist() for b in fw.minibatches(50, 8, np.random.default_rng(seed))]
+
+    assert batches(3) == batches(3)
+    assert batches(3) != batches(4)
+    assert batches(3) != [b.tolist() for b in fw.minibatches(50, 8)], "not shuffled"
+
+
+def test_a_generator_continues_across_epochs():
+    rng = np.random.default_rng(0)
+    first = np.concatenate(list(fw.minibatches(30, 7, rng)))
+    second = np.concatenate(list(fw.minibatches(30, 7, rng)))
+    assert not np.array_equal(first, second), "each epoch should get a new order"
+
+
+@pytest.mark.parametrize("batch_size", [0, -3, 2.5, "8", None])
+def test_bad_batch_size_is_refused(batch_size):
+    with pytest.raises(ValueError, match="batch_size"):
+        list(fw.minibatches(10, batch_size))

@@ -1,0 +1,120 @@
+"""Optimizers: each update checked against the formula written out by hand."""
+
+import numpy as np
+import pytest
+
+import framework as fw
+
+P0 = np.array([0.5, -1.0, 2.0])
+Q0 = np.array([1.5, 0.25, -0.75])
+T = np.array([1.0, -2.0, 0.5])
+
+
+def problem():
+    """L = mean((p q - t)²), with p and q trainable and t data."""
+    p, q, t = fw.Parameter("p"), fw.Parameter("q"), fw.Input("t")
+    fw.MSE(p * q, t)
+    p_fed, q_fed, t_fed = P0.copy(), Q0.copy(), T.copy()
+    graph = fw.topological_sort({p: p_fed, q: q_fed, t: t_fed})
+    return graph, (p, q, t), (p_fed, q_fed, t_fed)
+
+
+def hand_gradients(p, q):
+    """∂L/∂p = 2 (p q - t) q / n and ∂L/∂q = 2 (p q - t) p / n."""
+    r = 2 * (p * q - T) / len(T)
+    return r * q, r * p
+
+
+def run(optimizer, steps):
+    graph, (p, q, t), fed = problem()
+    for _ in range(steps):
+        fw.run_steps(graph)
+        optimizer.step(graph)
+    return (p.value, q.value), (p, q, t), fed
+
+
+def sgd_by_hand(learning_rate, steps):
+    p, q = P0.copy(), Q0.copy()
+    for _ in range(steps):
+        gp, gq = hand_gradients(p, q)
+        p, q = p - learning_rate * gp, q - learning_rate * gq
+    return p, q
+
+
+def momentum_by_hand(learning_rate, beta, steps):
+    p, q = P0.copy(), Q0.copy()
+    vp, vq = np.zeros(3), np.zeros(3)
+    for _ in range(steps):
+        gp, gq = hand_gradients(p, q)
+        vp, vq = beta * vp + gp, beta * vq + gq
+        p, q = p - learning_rate * vp, q - learning_rate * vq
+    return p, q
+
+
+def adam_by_hand(learning_rate, beta1, beta2, epsilon, steps):
+    theta = [P0.copy(), Q0.copy()]
+    m = [np.zeros(3), np.zeros(3)]
+    s = [np.zeros(3), np.zeros(3)]
+    for step in range(1, steps + 1):
+        grads = hand_gradients(*theta)
+        for i, g in enumerate(grads):
+            m[i] = beta1 * m[i] + (1 - beta1) * g
+            s[i] = beta2 * s[i] + (1 - beta2) * g**2
+            m_hat = m[i] / (1 - beta1**step)
+            s_hat = s[i] / (1 - beta2**step)
+            theta[i] = theta[i] - learning_rate * m_hat / (np.sqrt(s_hat) + epsilon)
+    return tuple(theta)
+
+
+def test_optimize_takes_one_plain_gradient_step():
+    graph, (p, q, _), _ = problem()
+    fw.run_steps(graph)
+    fw.optimize(graph, learning_rate=0.1)
+    expected = sgd_by_hand(0.1, steps=1)
+    np.testing.assert_allclose(p.value, expected[0], rtol=1e-14)
+    np.testing.assert_allclose(q.value, expected[1], rtol=1e-14)
+
+
+@pytest.mark.parametrize("steps", [1, 2])
+def test_sgd(steps):
+    (p, q), _, _ = run(fw.SGD(learning_rate=0.1), steps)
+    expected = sgd_by_hand(0.1, steps)
+    np.testing.assert_allclose(p, expected[0], rtol=1e-14)
+    np.testing.assert_allclose(q, expected[1], rtol=1e-14)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3])
+def test_momentum(steps):
+    (p, q), _, _ = run(fw.Momentum(learning_rate=0.1, beta=0.8), steps)
+    expected = momentum_by_hand(0.1, 0.8, steps)
+    np.testing.assert_allclose(p, expected[0], rtol=1e-13)
+    np.testing.assert_allclose(q, expected[1], rtol=1e-13)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3])
+def test_adam(steps):
+    (p, q), _, _ = run(fw.Adam(learning_rate=0.1, beta1=0.8, beta2=0.9, epsilon=1e-8), steps)
+    expected = adam_by_hand(0.1, 0.8, 0.9, 1e-8, steps)
+    np.testing.assert_allclose(p, expected[0], rtol=1e-13)
+    np.testing.assert_allclose(q, expected[1], rtol=1e-13)
+
+
+def test_adam_first_step_moves_each_element_by_the_learning_rate():
+    # With m̂ = g and ŝ = g² after one step, the update is η g / |g| = η sign(g).
+    (p, q), _, _ = run(fw.Adam(learning_rate=0.01, epsilon=0.0), steps=1)
+    gp, gq = hand_gradients(P0, Q0)
+    np.testing.assert_allclose(P0 - p, 0.01 * np.sign(gp), rtol=1e-12)
+    np.testing.assert_allclose(Q0 - q, 0.01 * np.sign(gq), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: fw.SGD(0.1), lambda: fw.Momentum(0.1), lambda: fw.Adam(0.1)],
+    ids=["SGD", "Momentum", "Adam"],
+)
+def test_fed_arrays_are_not_modified_in_place(make):
+    _, (p, q, t), (p_fed, q_fed, t_fed) = run(make(), steps=2)
+    np.testing.assert_array_equal(p_fed, P0)
+    np.testing.assert_array_equal(q_fed, Q0)
+    np.testing.assert_array_equal(t_fed, T)
+    assert not np.array_equal(p.value, P0), "the parameter should have moved"
+    np.testing.assert_array_equal(t.value, T)  # data is never trained
