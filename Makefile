@@ -12,7 +12,7 @@ ARGS   ?=
 # jupyter lab refuses to run as root unless told it may.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test lint venv clean
+.PHONY: lab test lint venv clean bench
 
 venv: $(STAMP)
 
@@ -34,3 +34,8 @@ test: lint
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
+
+# Speed against hand-written NumPy (and PyTorch, if installed); not a test. See benchmarks/README.md.
+#   make bench ARGS=--quick
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py $(ARGS)

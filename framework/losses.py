@@ -66,8 +66,8 @@ class SoftmaxCrossEntropy(Node):
         exp = np.exp(shifted)
         total = exp.sum(axis=1, keepdims=True)
         self.probabilities = exp / total
-        rows = np.arange(z.shape[0])
-        self.value = np.mean(np.log(total[:, 0]) - shifted[rows, self.classes])
+        self.rows = np.arange(z.shape[0])
+        self.value = np.mean(np.log(total[:, 0]) - shifted[self.rows, self.classes])
 
     def _class_ids(self, labels, n_classes):
         # Check before casting: NaN, inf or huge labels do not survive a cast to int.
@@ -84,6 +84,6 @@ class SoftmaxCrossEntropy(Node):
         logits = self.inputs[0]
         if logits.needs_gradient:
             grad = self.probabilities.copy()
-            grad[np.arange(len(self.classes)), self.classes] -= 1.0
+            grad[self.rows, self.classes] -= 1.0
             grad *= self.upstream_gradient() / len(self.classes)  # our own copy: scale in place
             self.send_gradient(logits, grad)

@@ -52,10 +52,12 @@ class Node:
         self.gradients: dict[Node, np.ndarray] = {}
         # Set by topological_sort: does any trainable placeholder lie upstream of this node?
         self.needs_gradient = is_trainable
-        for node in self.inputs:
+        for i, node in enumerate(self.inputs):
             if not isinstance(node, Node):
                 raise TypeError(f"{self!r}: every input must be a Node, got {type(node).__name__}")
-            if self not in node.outputs:  # `a * a` links once; the op sums both partials
+            # `a * a` links once; the op sums both partials. (Looking among the inputs, not in
+            # node.outputs, keeps building a node with a million outputs linear.)
+            if node not in self.inputs[:i]:
                 node.outputs.append(self)
 
     def __repr__(self):
@@ -78,7 +80,11 @@ class Node:
             grad = output.gradients.get(self)
             if grad is not None:
                 total = grad if total is None else total + grad
-        return np.ones_like(self.value) if total is None else total
+        if total is not None:
+            return total
+        # Shaped like the loss; a NumPy scalar when the loss is a number (np.mean returns one),
+        # because later steps multiply a scalar faster than a 0-d array.
+        return np.ones_like(self.value) if isinstance(self.value, np.ndarray) else np.float64(1.0)
 
     def send_gradient(self, node: Node, grad: np.ndarray):
         """Record ∂loss/∂node; a node that is several inputs of this one gets the sum."""

@@ -16,7 +16,8 @@ def backward(graph: list[Node]):
 
     Reverse order guarantees that every output of a node has sent its gradient before the node
     itself runs. Gradients are rebuilt from scratch, so calling this twice gives the same
-    result. Only nodes on a path to the loss that lead back to a trainable node are visited.
+    result. Only nodes on a path to the loss that lead back to a trainable node are visited;
+    every trainable placeholder ``p`` ends with ``p.gradients[p]``, zero if the loss ignores it.
     """
     loss = graph[-1]
     if loss.value is None or np.size(loss.value) != 1:
@@ -25,13 +26,14 @@ def backward(graph: list[Node]):
             f"backward needs a scalar loss as the last node; {loss!r} has value shape {shape}. "
             "Run forward first, and make sure the loss is the last node of the order."
         )
-    for node in graph:
-        node.gradients = {}
     reached = {loss}
     for node in reversed(graph):
+        node.gradients = {}  # its outputs, all earlier in this loop, have sent theirs already
         if node.needs_gradient and node in reached:
             node.backward()
             reached.update(node.gradients)
+        elif node.is_trainable:  # a parameter the loss does not depend on: ∂loss/∂node = 0
+            node.gradients[node] = np.zeros_like(node.value)
 
 
 def run_steps(graph: list[Node], train: bool = True):

@@ -19,9 +19,8 @@ def topological_sort(feed_dict: dict) -> list[Node]:
             raise TypeError(f"feed_dict keys must be nodes; got {node!r}")
         node.value = as_float_array(value, node)
 
-    nodes = _connected_nodes(feed_dict)
-    in_degree = {node: len(set(node.inputs)) for node in nodes}
-    ready = deque(node for node in nodes if in_degree[node] == 0)
+    in_degree = _in_degrees(feed_dict)
+    ready = deque(node for node, degree in in_degree.items() if degree == 0)
     order = []
     while ready:
         node = ready.popleft()
@@ -31,24 +30,27 @@ def topological_sort(feed_dict: dict) -> list[Node]:
             if in_degree[output] == 0:
                 ready.append(output)
 
-    if len(order) < len(nodes):
+    if len(order) < len(in_degree):
         cycle = " -> ".join(n.name for n in _find_cycle(in_degree))
         raise ValueError(f"the graph has a cycle, so it has no topological order: {cycle}")
     _mark_needs_gradient(order)
     return order
 
 
-def _connected_nodes(feed_dict) -> list[Node]:
-    """Every node reachable from the fed ones along inputs or outputs, in discovery order."""
-    seen = dict.fromkeys(feed_dict)
-    frontier = list(seen)
+def _in_degrees(feed_dict) -> dict[Node, int]:
+    """Every node reachable from the fed ones along inputs or outputs, in discovery order,
+    mapped to its in-degree: its number of distinct inputs (``a * a`` has one edge from a).
+    """
+    in_degree = {node: len(set(node.inputs)) for node in feed_dict}
+    frontier = list(in_degree)
     while frontier:
         node = frontier.pop()
-        for neighbour in (*node.outputs, *node.inputs):
-            if neighbour not in seen:
-                seen[neighbour] = None
-                frontier.append(neighbour)
-    return list(seen)
+        for neighbours in (node.outputs, node.inputs):
+            for neighbour in neighbours:
+                if neighbour not in in_degree:
+                    in_degree[neighbour] = len(set(neighbour.inputs))
+                    frontier.append(neighbour)
+    return in_degree
 
 
 def _find_cycle(in_degree) -> list[Node]:
@@ -73,4 +75,8 @@ def _mark_needs_gradient(order):
     Data, constants and everything computed only from them get none: nobody uses it.
     """
     for node in order:
-        node.needs_gradient = node.is_trainable or any(i.needs_gradient for i in node.inputs)
+        node.needs_gradient = node.is_trainable
+    for node in order:  # in order: a node's mark is final before it passes it on
+        if node.needs_gradient:
+            for output in node.outputs:
+                output.needs_gradient = True

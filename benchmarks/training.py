@@ -1,0 +1,286 @@
+"""Training speed: the same MLP trained by the framework, by hand in NumPy, and by PyTorch.
+
+All three start from the same weights and see the same mini-batches in the same order, so after
+the same number of epochs they must hold the same parameters (checked with ``np.allclose``).
+The time per epoch reported is a median over interleaved rounds (see ``benchmark``).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import framework as fw
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+SEED = 0
+
+
+@dataclass
+class Problem:
+    """A data set, a model size and a training set-up: everything the three versions share."""
+
+    name: str
+    task: str  # "classification" (softmax cross-entropy) or "regression" (MSE)
+    features: np.ndarray  # (samples, inputs), float64
+    targets: np.ndarray  # class ids (int64) or values (float64), shape (samples,)
+    hidden: int
+    outputs: int
+    batch_size: int
+    learning_rate: float
+    initial: dict = field(init=False)  # W1, b1, W2, b2: drawn once, shared by the versions
+
+    def __post_init__(self):
+        rng = np.random.default_rng(SEED)
+        inputs = self.features.shape[1]
+        self.initial = {  # He initialisation, suited to ReLU
+            "W1": rng.normal(0.0, np.sqrt(2.0 / inputs), (inputs, self.hidden)),
+            "b1": np.zeros(self.hidden),
+            "W2": rng.normal(0.0, np.sqrt(2.0 / self.hidden), (self.hidden, self.outputs)),
+            "b2": np.zeros(self.outputs),
+        }
+
+    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
+        """The shuffled mini-batches of one epoch, the same for every version."""
+        rng = np.random.default_rng([SEED, epoch])
+        return list(fw.minibatches(len(self.features), self.batch_size, rng))
+
+
+def _read_csv(name):
+    return np.loadtxt(DATA / name, delimiter=",", skiprows=1)
+
+
+def digits(hidden=128, batch_size=64) -> Problem:
+    """Digits 8×8 → hidden → 10 classes; pixels scaled from 0..16 to 0..1."""
+    data = _read_csv("digits.csv")
+    return Problem(
+        name=f"digits MLP 64-{hidden}-10", task="classification",
+        features=data[:, :-1] / 16.0, targets=data[:, -1].astype(np.int64),
+        hidden=hidden, outputs=10, batch_size=batch_size, learning_rate=0.1,
+    )
+
+
+def diabetes(hidden=32, batch_size=16) -> Problem:
+    """Diabetes 10 features → hidden → 1 value; features and target standardised."""
+    data = _read_csv("diabetes.csv")
+    standard = (data - data.mean(axis=0)) / data.std(axis=0)
+    return Problem(
+        name=f"diabetes MLP 10-{hidden}-1", task="regression",
+        features=standard[:, :-1], targets=standard[:, -1],
+        hidden=hidden, outputs=1, batch_size=batch_size, learning_rate=0.01,
+    )
+
+
+class FrameworkMLP:
+    """The course's way: build the graph once, sort it, then forward/backward/step per batch."""
+
+    label = "framework"
+
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        self.x, self.y = fw.Input("x"), fw.Input("y")
+        self.params = {name: fw.Parameter(name) for name in problem.initial}
+        p = self.params
+        hidden = fw.ReLU(fw.Linear(self.x, p["W1"], p["b1"]))
+        output = fw.Linear(hidden, p["W2"], p["b2"])
+        if problem.task == "classification":
+            fw.SoftmaxCrossEntropy(output, self.y, name="loss")
+        else:
+            fw.MSE(output, self.y, name="loss")
+        feed = {self.x: problem.features[:1], self.y: problem.targets[:1]}
+        feed.update({p[name]: value for name, value in problem.initial.items()})
+        self.graph = fw.topological_sort(feed)
+        self.optimizer = fw.SGD(problem.learning_rate)
+
+    def train_epoch(self, batches):
+        X, T = self.problem.features, self.problem.targets
+        for idx in batches:
+            self.x.value = X[idx]
+            self.y.value = T[idx]
+            fw.forward(self.graph)
+            fw.backward(self.graph)
+            self.optimizer.step(self.graph)
+
+    def parameters(self) -> dict:
+        return {name: node.value for name, node in self.params.items()}
+
+    def skips_data_gradients(self) -> bool:
+        """Nothing is computed toward the data: no gradient reaches x or y."""
+        data = (self.x, self.y)
+        sent = [g for node in self.graph for g in node.gradients if g in data]
+        return not sent and not any(node.needs_gradient for node in data)
+
+
+class NumpyMLP:
+    """The same model written by hand, as a competent NumPy user would.
+
+    Same formulas as the framework's ops, no gradient toward the data, and the same update
+    ``p = p - lr * g`` (a new array, not in place). The loss value is computed every step, as
+    the framework's forward pass does.
+    """
+
+    label = "NumPy"
+
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        self.W1, self.b1, self.W2, self.b2 = (problem.initial[k] for k in ("W1", "b1", "W2", "b2"))
+
+    def train_epoch(self, batches):
+        X, T, lr = self.problem.features, self.problem.targets, self.problem.learning_rate
+        classify = self.problem.task == "classification"
+        W1, b1, W2, b2 = self.W1, self.b1, self.W2, self.b2
+        for idx in batches:
+            x, t = X[idx], T[idx]
+            a = x @ W1 + b1
+            h = np.maximum(a, 0.0)
+            z = h @ W2 + b2
+            if classify:  # log-sum-exp cross-entropy; ∂L/∂z = (softmax(z) - onehot(t)) / B
+                shifted = z - z.max(axis=1, keepdims=True)
+                exp = np.exp(shifted)
+                total = exp.sum(axis=1, keepdims=True)
+                rows = np.arange(len(t))
+                self.loss = np.mean(np.log(total[:, 0]) - shifted[rows, t])
+                dz = exp / total
+                dz[rows, t] -= 1.0
+                dz /= len(t)
+            else:  # mean squared error; ∂L/∂z = 2 (z - t) / n
+                diff = z - t.reshape(z.shape)
+                self.loss = np.mean(diff * diff)
+                dz = (2.0 / diff.size) * diff
+            dW2, db2 = h.T @ dz, dz.sum(axis=0)
+            da = (dz @ W2.T) * (a > 0)
+            dW1, db1 = x.T @ da, da.sum(axis=0)
+            W1, b1, W2, b2 = W1 - lr * dW1, b1 - lr * db1, W2 - lr * dW2, b2 - lr * db2
+        self.W1, self.b1, self.W2, self.b2 = W1, b1, W2, b2
+
+    def parameters(self) -> dict:
+        return {"W1": self.W1, "b1": self.b1, "W2": self.W2, "b2": self.b2}
+
+
+class TorchMLP:
+    """PyTorch eager on the CPU, written the usual way: nn.Sequential, a loss, optim.SGD.
+
+    float64 like the others, so that the parameters can be compared; one thread.
+    """
+
+    label = "PyTorch"
+
+    def __init__(self, problem: Problem, torch):
+        self.torch, self.problem = torch, problem
+        nn = torch.nn
+        inputs = problem.features.shape[1]
+        self.model = nn.Sequential(
+            nn.Linear(inputs, problem.hidden), nn.ReLU(), nn.Linear(problem.hidden, problem.outputs)
+        ).double()
+        with torch.no_grad():  # nn.Linear keeps its weight as (out, in)
+            self.model[0].weight.copy_(torch.from_numpy(problem.initial["W1"].T))
+            self.model[0].bias.copy_(torch.from_numpy(problem.initial["b1"]))
+            self.model[2].weight.copy_(torch.from_numpy(problem.initial["W2"].T))
+            self.model[2].bias.copy_(torch.from_numpy(problem.initial["b2"]))
+        if problem.task == "classification":
+            self.loss_fn = nn.CrossEntropyLoss()
+            self.targets = torch.from_numpy(problem.targets)
+        else:
+            self.loss_fn = nn.MSELoss()
+            self.targets = torch.from_numpy(problem.targets).reshape(-1, 1)
+        self.features = torch.from_numpy(problem.features)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=problem.learning_rate)
+
+    def train_epoch(self, batches):
+        torch = self.torch
+        for idx in batches:
+            idx = torch.from_numpy(idx)
+            loss = self.loss_fn(self.model(self.features[idx]), self.targets[idx])
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+
+    def parameters(self) -> dict:
+        layers = self.model[0], self.model[2]
+        return {
+            "W1": layers[0].weight.detach().numpy().T, "b1": layers[0].bias.detach().numpy(),
+            "W2": layers[1].weight.detach().numpy().T, "b2": layers[1].bias.detach().numpy(),
+        }
+
+
+@dataclass
+class Result:
+    problem: Problem
+    steps_per_epoch: int
+    epochs: int
+    ms_per_epoch: dict  # "wall" or "cpu" → label → median milliseconds per epoch
+    same_as_framework: dict  # label → np.allclose of every parameter after the same epochs
+    largest_difference: dict  # label → max |parameter - framework's parameter|
+    skips_data_gradients: bool
+
+
+def same_parameters(a: dict, b: dict) -> bool:
+    return all(np.allclose(a[name], b[name]) for name in a)
+
+
+def largest_difference(a: dict, b: dict) -> float:
+    return max(float(np.max(np.abs(a[name] - b[name]))) for name in a)
+
+
+class Comparison:
+    """The three versions of one problem, trained side by side, with their epoch times.
+
+    Each round, each version in turn trains two epochs and only the second is timed: the first
+    brings its code and data back into the caches that the previous version used, so each is
+    timed in the steady state of a training loop, and a noisy neighbour slows all of them
+    alike. Both the wall-clock time and the process's CPU time are kept: on a shared machine
+    the second one leaves out the moments when a neighbour had the core.
+    """
+
+    def __init__(self, problem: Problem, torch=None):
+        self.problem = problem
+        self.versions = [FrameworkMLP(problem), NumpyMLP(problem)]
+        if torch is not None:
+            self.versions.append(TorchMLP(problem, torch))
+        self.wall = {v.label: [] for v in self.versions}
+        self.cpu = {v.label: [] for v in self.versions}
+        self.rounds = 0
+
+    def run(self, rounds: int):
+        for _ in range(rounds):
+            warm_up = self.problem.epoch_batches(2 * self.rounds)
+            timed = self.problem.epoch_batches(2 * self.rounds + 1)
+            for version in self.versions:
+                version.train_epoch(warm_up)
+                start_wall, start_cpu = time.perf_counter(), time.process_time()
+                version.train_epoch(timed)
+                self.cpu[version.label].append(time.process_time() - start_cpu)
+                self.wall[version.label].append(time.perf_counter() - start_wall)
+            self.rounds += 1
+
+    def result(self) -> Result:
+        def medians(times):
+            return {label: 1e3 * statistics.median(t) for label, t in times.items()}
+
+        framework, others = self.versions[0].parameters(), self.versions[1:]
+        return Result(
+            problem=self.problem,
+            steps_per_epoch=len(self.problem.epoch_batches(0)),
+            epochs=2 * self.rounds,
+            ms_per_epoch={"wall": medians(self.wall), "cpu": medians(self.cpu)},
+            same_as_framework={v.label: same_parameters(framework, v.parameters()) for v in others},
+            largest_difference={
+                v.label: largest_difference(framework, v.parameters()) for v in others
+            },
+            skips_data_gradients=self.versions[0].skips_data_gradients(),
+        )
+
+
+def benchmark(problems: list[Problem], rounds: int, torch=None, blocks=8) -> list[Result]:
+    """``rounds`` timed rounds of every problem, run a few at a time, problem after problem,
+    so that each problem's rounds are spread over the whole run rather than one short burst."""
+    comparisons = [Comparison(problem, torch) for problem in problems]
+    per_block = [rounds // blocks + (i < rounds % blocks) for i in range(blocks)]
+    for count in per_block:
+        for comparison in comparisons:
+            comparison.run(count)
+    return [comparison.result() for comparison in comparisons]
