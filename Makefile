@@ -12,7 +12,7 @@ ARGS   ?=
 # jupyter lab refuses to run as root unless told it may.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test lint venv clean bench
+.PHONY: lab test lint venv clean bench notebooks
 
 venv: $(STAMP)
 
@@ -31,6 +31,13 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+# For maintainers: re-run every notebook in place and store what nbval will compare. Streams
+# are merged afterwards, since how a print is split into pieces varies from run to run.
+notebooks: $(STAMP)
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.record_timing=False notebooks/*.ipynb
+	$(BIN)/jupyter nbconvert --to notebook --inplace --coalesce-streams notebooks/*.ipynb
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

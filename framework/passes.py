@@ -11,20 +11,24 @@ def forward(graph: list[Node]):
         node.forward()
 
 
-def backward(graph: list[Node]):
-    """Fill every node's ``gradients`` with ∂loss/∂input, the loss being ``graph[-1]``.
+def backward(graph: list[Node], loss: Node | None = None):
+    """Fill every node's ``gradients`` with ∂loss/∂input; the loss is ``graph[-1]`` unless given.
 
     Reverse order guarantees that every output of a node has sent its gradient before the node
     itself runs. Gradients are rebuilt from scratch, so calling this twice gives the same
     result. Only nodes on a path to the loss that lead back to a trainable node are visited;
     every trainable placeholder ``p`` ends with ``p.gradients[p]``, zero if the loss ignores it.
+    Pass ``loss`` when the graph has other end nodes (a prediction, say) that may sort last.
     """
-    loss = graph[-1]
+    if loss is None:
+        loss = graph[-1]
+    elif loss not in graph:
+        raise ValueError(f"the loss {loss!r} is not a node of this graph")
     if loss.value is None or np.size(loss.value) != 1:
         shape = None if loss.value is None else np.shape(loss.value)
         raise ValueError(
-            f"backward needs a scalar loss as the last node; {loss!r} has value shape {shape}. "
-            "Run forward first, and make sure the loss is the last node of the order."
+            f"backward needs a scalar loss; {loss!r} has value shape {shape}. Run forward "
+            "first, and make sure the loss is the last node of the order (or pass loss=)."
         )
     reached = {loss}
     for node in reversed(graph):
@@ -36,8 +40,8 @@ def backward(graph: list[Node]):
             node.gradients[node] = np.zeros_like(node.value)
 
 
-def run_steps(graph: list[Node], train: bool = True):
-    """One step: forward, and backward too when training."""
+def run_steps(graph: list[Node], train: bool = True, loss: Node | None = None):
+    """One step: forward, and backward too when training (from ``loss``, as in ``backward``)."""
     forward(graph)
     if train:
-        backward(graph)
+        backward(graph, loss)

@@ -1,6 +1,7 @@
 """The forward and backward passes: what ends up in ``gradients``, and what must not."""
 
 import numpy as np
+import pytest
 
 import framework as fw
 
@@ -64,6 +65,34 @@ def test_a_prediction_sink_does_not_pollute_the_gradients():
     for name in ("w", "b"):
         np.testing.assert_array_equal(nodes[name].gradients[nodes[name]],
                                       plain[name].gradients[plain[name]], err_msg=name)
+
+
+def test_an_explicit_loss_works_when_a_prediction_sorts_last():
+    rng = np.random.default_rng(1)
+    x, labels = fw.Input("x"), fw.Input("labels")
+    w, b = fw.Parameter("w"), fw.Parameter("b")
+    logits = fw.Linear(x, w, b, name="logits")
+    loss = fw.SoftmaxCrossEntropy(logits, labels, name="loss")
+    fw.Sigmoid(logits, name="prediction")  # built after the loss, so it sorts last
+    graph = fw.topological_sort({
+        x: rng.standard_normal((5, 4)), labels: np.array([0, 2, 1, 2, 0]),
+        w: rng.standard_normal((4, 3)), b: rng.standard_normal(3),
+    })
+    assert graph[-1].name == "prediction"
+    fw.forward(graph)
+    with pytest.raises(ValueError, match="prediction"):
+        fw.backward(graph)  # the last node is not a scalar: refused, not misread as the loss
+    fw.run_steps(graph, loss=loss)
+    g = softmax(x.value @ w.value + b.value)
+    g[np.arange(5), labels.value.astype(int)] -= 1.0
+    np.testing.assert_allclose(w.gradients[w], x.value.T @ g / 5, rtol=1e-12, atol=1e-15)
+
+
+def test_a_loss_outside_the_graph_is_refused():
+    graph, _ = classifier(with_prediction_sink=False)
+    stranger = fw.MSE(fw.Parameter("p"), fw.Input("t"), name="stranger")
+    with pytest.raises(ValueError, match="stranger.*not a node of this graph"):
+        fw.backward(graph, loss=stranger)
 
 
 def test_no_gradients_toward_data_or_constants():
