@@ -172,13 +172,18 @@ def Parameter(name=None):  # noqa: N802
 
 
 class Constant(Placeholder):
-    """A fixed value, made when a plain number or array meets a node in an operator."""
+    """A fixed value, made when a plain number or array meets a node in an operator.
+
+    Unnamed, it is called by its value (``2 * a`` draws a node "2") or by its shape.
+    """
 
     kind = "constant"
 
     def __init__(self, value, name=None):
         super().__init__(name=name, is_trainable=False)
         self.value = as_float_array(value, self)
+        if name is None:
+            self.name = f"{self.value:g}" if self.value.ndim == 0 else f"constant{self.value.shape}"
 
 
 def as_node(value) -> Node:

@@ -120,3 +120,13 @@ def test_draw_graph_accepts_teaching_nodes():
     assert set(digraph.edges) == {(a, total), (b, total)}
     assert digraph.nodes[a]["kind"] == "operation" and digraph.nodes[b]["kind"] == "parameter"
     assert isinstance(fw.draw_graph([a, b, total]), Axes)
+
+
+
+def test_unnamed_constants_are_labelled_by_their_value_or_shape():
+    a, t = fw.Parameter("a"), fw.Input("t")
+    fw.MSE(2 * a - np.ones((1, 3)), t)
+    graph = fw.topological_sort({a: np.zeros((2, 3)), t: np.zeros((2, 3))})
+    digraph = fw.to_networkx(graph)
+    constants = sorted(d["name"] for _, d in digraph.nodes(data=True) if d["kind"] == "constant")
+    assert constants == ["2", "constant(1, 3)"]
