@@ -19,6 +19,8 @@ from .optimizers import trainables
 def _named_trainables(graph: list[Node]) -> dict:
     params = {}
     for node in trainables(graph):
+        if not isinstance(node.name, str) or not node.name:
+            raise ValueError(f"{node!r} needs a non-empty text name to be saved or loaded")
         if node.name in params:
             raise ValueError(
                 f"two trainable nodes are named {node.name!r}; give each a unique name to save "
@@ -26,6 +28,18 @@ def _named_trainables(graph: list[Node]) -> dict:
             )
         params[node.name] = node
     return params
+
+
+def _write_npz(file, arrays: dict):
+    """Write ``arrays`` as the entries of an uncompressed ``.npz`` (a zip of ``.npy`` files).
+
+    Done by hand rather than with ``np.savez(file, **arrays)``, whose own keywords would
+    swallow nodes named ``file`` or ``allow_pickle``.
+    """
+    with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as entry:
+                np.lib.format.write_array(entry, np.asarray(array), allow_pickle=False)
 
 
 def save_model(path, graph: list[Node]):
@@ -36,16 +50,27 @@ def save_model(path, graph: list[Node]):
         raise ValueError(f"cannot save {path}: these trainable nodes have no value: {missing}")
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot save {path}: the folder {directory} does not exist")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot save {path}: it is a folder")
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
     try:
         with os.fdopen(fd, "wb") as file:
-            np.savez(file, **{name: node.value for name, node in params.items()})
+            _write_npz(file, {name: node.value for name, node in params.items()})
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; save like any new file
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only portable way to read it is to set it, so set it back
+    os.umask(mask)
+    return mask
 
 
 def _read_arrays(path) -> dict:

@@ -25,7 +25,7 @@ def to_networkx(graph: list[Node]) -> nx.DiGraph:
     Nodes are the ``Node`` objects themselves, with attributes ``name``, ``kind``, ``shape``
     (``None`` before a forward pass) and ``order`` (the position in ``graph``). Any object with
     ``name``, ``inputs`` and ``value`` will do, so the notebooks can draw their teaching nodes;
-    one without a ``kind`` is drawn as an operation.
+    one without a ``kind``, or with one not in ``COLOURS``, is drawn as an operation.
     """
     digraph = nx.DiGraph()
     for order, node in enumerate(graph):
@@ -55,6 +55,8 @@ def draw_graph(graph: list[Node], ax=None, show_shapes=True, show_order=False, b
     draws the backward pass instead: arrows point from each node to its inputs, the way the
     gradients flow, and the numbers (if shown) count in reverse order.
     """
+    if not graph:
+        raise ValueError("draw_graph got an empty graph; sort one with topological_sort first")
     digraph = to_networkx(graph)
     # Within a layer, keep the graph's order from top to bottom: networkx would group the
     # nodes in a set, whose order changes from run to run.
@@ -78,7 +80,8 @@ def draw_graph(graph: list[Node], ax=None, show_shapes=True, show_order=False, b
         pos=positions,
         ax=ax,
         labels={n: _label(n, d, show_shapes, numbers) for n, d in digraph.nodes(data=True)},
-        node_color=[COLOURS[d["kind"]] for _, d in drawn.nodes(data=True)],
+        node_color=[COLOURS.get(d["kind"], COLOURS["operation"])
+                    for _, d in drawn.nodes(data=True)],
         node_size=2200,
         node_shape="o",
         font_size=8,

@@ -12,11 +12,22 @@ from .optimizers import trainables
 from .passes import backward, forward
 
 
-def numerical_gradient(graph: list[Node], node: Node, epsilon: float = 1e-6) -> np.ndarray:
-    """∂loss/∂node by central differences, the loss being ``graph[-1]``.
+def _scalar(loss: Node) -> float:
+    if np.size(loss.value) != 1:
+        raise ValueError(
+            f"the loss must be a single number; {loss!r} has shape {np.shape(loss.value)} "
+            "(pass loss= when another node sorts last)"
+        )
+    return np.asarray(loss.value).item()
+
+
+def numerical_gradient(graph: list[Node], node: Node, epsilon: float = 1e-6,
+                       loss: Node | None = None) -> np.ndarray:
+    """∂loss/∂node by central differences; the loss is ``graph[-1]`` unless given.
 
     Afterwards every value of the graph is that of a forward pass at the original value.
     """
+    loss = graph[-1] if loss is None else loss
     original = np.array(node.value, dtype=np.float64)
     grad = np.zeros_like(original)
     try:
@@ -27,7 +38,7 @@ def numerical_gradient(graph: list[Node], node: Node, epsilon: float = 1e-6) -> 
                 shifted[index] += step
                 node.value = shifted
                 forward(graph)
-                values.append(np.asarray(graph[-1].value).item())
+                values.append(_scalar(loss))
             grad[index] = (values[0] - values[1]) / (2 * epsilon)
     finally:
         node.value = original
@@ -35,20 +46,22 @@ def numerical_gradient(graph: list[Node], node: Node, epsilon: float = 1e-6) -> 
     return grad
 
 
-def gradient_check(graph: list[Node], epsilon: float = 1e-6) -> dict[str, float]:
+def gradient_check(graph: list[Node], epsilon: float = 1e-6,
+                   loss: Node | None = None) -> dict[str, float]:
     """Run forward and backward, and return, for each trainable node's name, the largest
-    relative error between backward's gradient and the numerical one.
+    relative error between backward's gradient and the numerical one (the loss as in
+    ``backward``).
 
     The relative error of two numbers is |a - n| / max(1, |a|, |n|): absolute near zero,
     relative for large gradients.
     """
     forward(graph)
-    backward(graph)
+    backward(graph, loss)
     # A trainable node that does not lead to the loss has a true gradient of zero.
     analytic = {n: n.gradients.get(n, np.zeros_like(n.value)) for n in trainables(graph)}
     errors = {}
     for node, grad in analytic.items():
-        numeric = numerical_gradient(graph, node, epsilon)
+        numeric = numerical_gradient(graph, node, epsilon, loss)
         scale = np.maximum(1.0, np.maximum(np.abs(grad), np.abs(numeric)))
         errors[node.name] = float(np.max(np.abs(grad - numeric) / scale, initial=0.0))
     forward(graph)  # leave the values as they were before the check

@@ -20,6 +20,9 @@ class MSE(Node):
     def forward(self):
         y_pre, y = self.inputs
         target = y.value
+        if y_pre.value.size == 0:
+            raise ValueError(f"{self!r}: prediction {y_pre.name} is empty (shape "
+                             f"{y_pre.value.shape}); a batch needs at least one row")
         if target.shape != y_pre.value.shape:
             if target.shape + (1,) != y_pre.value.shape:
                 raise ValueError(
@@ -56,10 +59,11 @@ class SoftmaxCrossEntropy(Node):
     def forward(self):
         logits, labels = self.inputs
         z = logits.value
-        if z.ndim != 2 or labels.value.shape != (z.shape[0],):
+        if z.ndim != 2 or labels.value.shape != (z.shape[0],) or 0 in z.shape:
             raise ValueError(
                 f"{self!r}: logits {logits.name} have shape {z.shape} and labels {labels.name} "
-                f"have shape {labels.value.shape}; expected (batch, classes) and (batch,)"
+                f"have shape {labels.value.shape}; expected (batch, classes) and (batch,), "
+                "with at least one row and one class"
             )
         self.classes = self._class_ids(labels.value, z.shape[1])
         shifted = z - z.max(axis=1, keepdims=True)

@@ -43,6 +43,8 @@ class Node:
     __array_ufunc__ = None  # makes `array + node` call Node.__radd__ instead of NumPy looping
 
     def __init__(self, inputs=None, name=None, is_trainable=False):
+        if isinstance(inputs, Node):
+            raise TypeError(f"inputs must be a list of nodes, e.g. [{inputs.name}], not one node")
         self.inputs: list[Node] = list(inputs or [])
         self.outputs: list[Node] = []
         self.id = next(_ids)
@@ -52,9 +54,10 @@ class Node:
         self.gradients: dict[Node, np.ndarray] = {}
         # Set by topological_sort: does any trainable placeholder lie upstream of this node?
         self.needs_gradient = is_trainable
-        for i, node in enumerate(self.inputs):
+        for node in self.inputs:  # all checked before any link, so a refused node leaves no trace
             if not isinstance(node, Node):
                 raise TypeError(f"{self!r}: every input must be a Node, got {type(node).__name__}")
+        for i, node in enumerate(self.inputs):
             # `a * a` links once; the op sums both partials. (Looking among the inputs, not in
             # node.outputs, keeps building a node with a million outputs linear.)
             if node not in self.inputs[:i]:

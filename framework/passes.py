@@ -3,6 +3,7 @@
 import numpy as np
 
 from .node import Node
+from .sort import Order, mark_needs_gradient
 
 
 def forward(graph: list[Node]):
@@ -19,7 +20,13 @@ def backward(graph: list[Node], loss: Node | None = None):
     result. Only nodes on a path to the loss that lead back to a trainable node are visited;
     every trainable placeholder ``p`` ends with ``p.gradients[p]``, zero if the loss ignores it.
     Pass ``loss`` when the graph has other end nodes (a prediction, say) that may sort last.
+    Any order works, not only topological_sort's; after changing a node's ``is_trainable``,
+    sort again (or pass a plain list) so that the marks of what needs a gradient are redone.
     """
+    if not graph:
+        raise ValueError("backward got an empty graph; sort one with topological_sort first")
+    if not isinstance(graph, Order):  # an order made by hand: its marks may be stale or unset
+        mark_needs_gradient(graph)
     if loss is None:
         loss = graph[-1]
     elif loss not in graph:

@@ -5,6 +5,11 @@ from collections import deque
 from .node import Node, as_float_array
 
 
+class Order(list):
+    """The list of nodes that ``topological_sort`` returns. Being one tells ``backward`` that
+    the sort has just set every node's ``needs_gradient``, so it need not set them again."""
+
+
 def topological_sort(feed_dict: dict) -> list[Node]:
     """Feed the values in ``feed_dict`` and return the graph's nodes, each after its inputs.
 
@@ -21,7 +26,7 @@ def topological_sort(feed_dict: dict) -> list[Node]:
 
     in_degree = _in_degrees(feed_dict)
     ready = deque(node for node, degree in in_degree.items() if degree == 0)
-    order = []
+    order = Order()
     while ready:
         node = ready.popleft()
         order.append(node)
@@ -33,7 +38,7 @@ def topological_sort(feed_dict: dict) -> list[Node]:
     if len(order) < len(in_degree):
         cycle = " -> ".join(n.name for n in _find_cycle(in_degree))
         raise ValueError(f"the graph has a cycle, so it has no topological order: {cycle}")
-    _mark_needs_gradient(order)
+    mark_needs_gradient(order)
     return order
 
 
@@ -69,7 +74,7 @@ def _find_cycle(in_degree) -> list[Node]:
     return [*loop, loop[0]]
 
 
-def _mark_needs_gradient(order):
+def mark_needs_gradient(order):
     """A node needs a gradient if it is trainable or computed from one that needs a gradient.
 
     Data, constants and everything computed only from them get none: nobody uses it.

@@ -160,3 +160,52 @@ def test_an_optimizer_step_before_backward_names_the_node(optimizer):
     graph = run({x: np.ones(3), weight: np.ones(3)})
     with pytest.raises(ValueError, match="weight"):
         optimizer.step(graph)
+
+
+def test_a_refused_node_leaves_no_trace_in_the_graph():
+    x, w, y = fw.Input("x"), fw.Parameter("w"), fw.Input("y")
+    with pytest.raises(TypeError, match="ndarray"):
+        fw.Linear(x, w, np.zeros(1), name="bad")  # a bare array where a node belongs
+    assert x.outputs == [] and w.outputs == []
+    b = fw.Parameter("b")
+    fw.MSE(fw.Linear(x, w, b, name="good"), y)
+    graph = run({x: np.ones((2, 3)), w: np.ones((3, 1)), b: np.zeros(1), y: np.zeros(2)})
+    assert [n.name for n in graph if n.kind == "operation"] == ["good"]
+
+
+def test_a_single_node_as_inputs_is_refused_with_a_hint():
+    x = fw.Input("features")
+    with pytest.raises(TypeError, match=r"list of nodes.*\[features\]"):
+        fw.Node(inputs=x)
+
+
+def test_backward_on_an_empty_graph():
+    with pytest.raises(ValueError, match="empty graph"):
+        fw.backward(fw.topological_sort({}))
+
+
+@pytest.mark.parametrize("loss", ["mse", "xent"])
+def test_an_empty_batch_is_refused_naming_the_loss(loss):
+    z, t = fw.Parameter("z"), fw.Input("t")
+    if loss == "mse":
+        fw.MSE(z, t, name="loss")
+        feed = {z: np.zeros((0, 1)), t: np.zeros(0)}
+    else:
+        fw.SoftmaxCrossEntropy(z, t, name="loss")
+        feed = {z: np.zeros((0, 3)), t: np.zeros(0)}
+    with pytest.raises(ValueError) as error:
+        run(feed)
+    assert_names(error, "loss", "(0,")
+
+
+def test_a_cross_entropy_with_no_classes_is_refused():
+    z, t = fw.Parameter("z"), fw.Input("t")
+    fw.SoftmaxCrossEntropy(z, t, name="xent")
+    with pytest.raises(ValueError) as error:
+        run({z: np.zeros((2, 0)), t: np.zeros(2)})
+    assert_names(error, "xent", "(2, 0)", "one class")
+
+
+def test_minibatches_of_an_array_instead_of_a_count():
+    with pytest.raises(TypeError, match=r"len\(X\)"):
+        next(fw.minibatches(np.zeros((5, 2)), 2))

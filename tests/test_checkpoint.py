@@ -206,11 +206,11 @@ def test_an_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch
     fw.save_model(path, mlp(seed=0))
     previous = path.read_bytes()
 
-    def savez_then_fail(file, **arrays):
+    def write_then_fail(file, arrays):
         file.write(b"PK\x03\x04 half a zip")
         raise interruption
 
-    monkeypatch.setattr(fw.checkpoint.np, "savez", savez_then_fail)
+    monkeypatch.setattr(fw.checkpoint, "_write_npz", write_then_fail)
     with pytest.raises(type(interruption)):
         fw.save_model(path, mlp(seed=1))
     assert path.read_bytes() == previous
@@ -218,11 +218,11 @@ def test_an_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch
 
 
 def test_an_interrupted_first_save_leaves_nothing(tmp_path, monkeypatch):
-    def savez_then_fail(file, **arrays):
+    def write_then_fail(file, arrays):
         file.write(b"PK")
         raise OSError("disk full")
 
-    monkeypatch.setattr(fw.checkpoint.np, "savez", savez_then_fail)
+    monkeypatch.setattr(fw.checkpoint, "_write_npz", write_then_fail)
     with pytest.raises(OSError):
         fw.save_model(tmp_path / "model.npz", mlp())
     assert os.listdir(tmp_path) == []
@@ -255,3 +255,48 @@ def test_duplicate_trainable_names_are_refused(tmp_path):
         fw.load_model(path, graph)
     for node, value in zip(fw.trainables(graph), before, strict=True):
         np.testing.assert_array_equal(node.value, value)
+
+
+@pytest.mark.parametrize("name", ["file", "allow_pickle", "arr_0", "layer 1/weight"])
+def test_any_text_name_round_trips(tmp_path, name):
+    x, w = fw.Input("x"), fw.Parameter(name)
+    fw.MSE(x * w, fw.Input("y"))
+    graph = fw.topological_sort({x: np.ones(3), w: np.arange(3.0)})
+    fw.save_model(tmp_path / "model.npz", graph)
+    w.value = np.zeros(3)
+    fw.load_model(tmp_path / "model.npz", graph)
+    np.testing.assert_array_equal(w.value, [0.0, 1.0, 2.0])
+    with np.load(tmp_path / "model.npz") as saved:  # a plain .npz that NumPy reads
+        assert saved.files == [name]
+
+
+def test_a_name_that_is_not_text_is_refused_naming_the_node(tmp_path):
+    x, w = fw.Input("x"), fw.Parameter(3)
+    fw.MSE(x * w, fw.Input("y"))
+    graph = fw.topological_sort({x: np.ones(3), w: np.arange(3.0)})
+    with pytest.raises(ValueError, match=r"Placeholder\(3\).*text name"):
+        fw.save_model(tmp_path / "model.npz", graph)
+    assert os.listdir(tmp_path) == []
+
+
+def test_saving_into_a_missing_folder_names_the_path(tmp_path):
+    path = tmp_path / "no such folder" / "model.npz"
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        fw.save_model(path, mlp())
+    assert os.listdir(tmp_path) == []
+
+
+def test_saving_onto_a_folder_names_it_and_leaves_nothing(tmp_path):
+    (tmp_path / "model.npz").mkdir()
+    with pytest.raises(IsADirectoryError, match="model.npz"):
+        fw.save_model(tmp_path / "model.npz", mlp())
+    assert os.listdir(tmp_path) == ["model.npz"]
+
+
+def test_a_saved_checkpoint_is_readable_like_any_new_file(tmp_path):
+    old = os.umask(0o022)
+    try:
+        fw.save_model(tmp_path / "model.npz", mlp())
+    finally:
+        os.umask(old)
+    assert (tmp_path / "model.npz").stat().st_mode & 0o777 == 0o644

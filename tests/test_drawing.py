@@ -130,3 +130,14 @@ def test_unnamed_constants_are_labelled_by_their_value_or_shape():
     digraph = fw.to_networkx(graph)
     constants = sorted(d["name"] for _, d in digraph.nodes(data=True) if d["kind"] == "constant")
     assert constants == ["2", "constant(1, 3)"]
+
+
+def test_drawing_refuses_an_empty_graph_and_takes_unknown_kinds():
+    with pytest.raises(ValueError, match="empty graph"):
+        fw.draw_graph([])
+    x = fw.Input("x")
+    odd = fw.Sigmoid(x, name="odd")
+    odd.kind = "something new"  # a learner's own kind of node
+    ax = fw.draw_graph(fw.topological_sort({x: np.zeros((1, 1))}))
+    labels = {text.get_text() for text in ax.texts}
+    assert any(label.startswith("odd") for label in labels)
