@@ -164,14 +164,18 @@ class Placeholder(Node):
         self.gradients[self] = self.upstream_gradient()
 
 
-def Input(name=None):  # noqa: N802 - reads like a class at the call site
+class Input(Placeholder):
     """A data placeholder: fed every step, never trained."""
-    return Placeholder(name=name, is_trainable=False)
+
+    def __init__(self, name=None):
+        super().__init__(name=name, is_trainable=False)
 
 
-def Parameter(name=None):  # noqa: N802
+class Parameter(Placeholder):
     """A trainable placeholder: a weight or a bias."""
-    return Placeholder(name=name, is_trainable=True)
+
+    def __init__(self, name=None):
+        super().__init__(name=name, is_trainable=True)
 
 
 class Constant(Placeholder):

@@ -274,7 +274,7 @@ def test_a_name_that_is_not_text_is_refused_naming_the_node(tmp_path):
     x, w = fw.Input("x"), fw.Parameter(3)
     fw.MSE(x * w, fw.Input("y"))
     graph = fw.topological_sort({x: np.ones(3), w: np.arange(3.0)})
-    with pytest.raises(ValueError, match=r"Placeholder\(3\).*text name"):
+    with pytest.raises(ValueError, match=r"Parameter\(3\).*text name"):
         fw.save_model(tmp_path / "model.npz", graph)
     assert os.listdir(tmp_path) == []
 

@@ -187,3 +187,11 @@ def test_a_trainable_the_loss_ignores_gets_a_zero_gradient():
     fw.run_steps(graph)
     np.testing.assert_array_equal(unused.gradients[unused], np.zeros((2, 3)))
     assert graph[-2].gradients == {}  # the side output itself is not visited
+
+
+def test_placeholders_say_what_they_are():
+    x, w, fed = fw.Input("x"), fw.Parameter("w"), fw.Placeholder("p", is_trainable=False)
+    assert (repr(x), repr(w), repr(fed)) == ("Input('x')", "Parameter('w')", "Placeholder('p')")
+    assert all(isinstance(node, fw.Placeholder) for node in (x, w, fed))
+    assert (x.kind, w.kind, fed.kind) == ("data", "parameter", "data")
+    assert (x.is_trainable, w.is_trainable) == (False, True)
