@@ -95,27 +95,41 @@ class Multiply(_Elementwise):
 
 
 class MatMul(Node):
-    """A @ B for matrices (m, k) @ (k, n).  ∂/∂A = G Bᵀ, ∂/∂B = Aᵀ G."""
+    """A @ B with NumPy's rules.  For matrices (m, k) @ (k, n):  ∂/∂A = G Bᵀ,  ∂/∂B = Aᵀ G.
+
+    NumPy also multiplies stacks of matrices, broadcasting the leading axes, and vectors: a
+    vector on the left acts as one row, on the right as one column. The backward pass makes
+    the same moves: it treats vectors as a row or a column, applies the matrix rule, sums
+    over broadcast axes (``sum_to_shape``) and gives each gradient its input's shape again.
+    """
 
     def __init__(self, a, b, name=None):
         super().__init__([a, b], name=name)
 
     def forward(self):
         a, b = self.inputs
-        if a.value.ndim != 2 or b.value.ndim != 2 or a.value.shape[1] != b.value.shape[0]:
+        try:
+            self.value = a.value @ b.value
+        except ValueError:
             raise ValueError(
                 f"{self!r}: cannot compute {a.name} @ {b.name} with shapes {a.value.shape} and "
-                f"{b.value.shape}; expected matrices (m, k) @ (k, n)"
-            )
-        self.value = a.value @ b.value
+                f"{b.value.shape}; expected (..., m, k) @ (..., k, n), the last axis of "
+                f"{a.name} as long as the second-to-last (or only) axis of {b.name}"
+            ) from None
 
     def backward(self):
-        grad = self.upstream_gradient()
         a, b = self.inputs
+        A = a.value[np.newaxis, :] if a.value.ndim == 1 else a.value  # a vector is one row
+        B = b.value[:, np.newaxis] if b.value.ndim == 1 else b.value  # ... or one column
+        # G as the product of A and B shapes it; a vector's axis has length 1 and was dropped.
+        stacks = np.broadcast_shapes(A.shape[:-2], B.shape[:-2])
+        G = np.reshape(self.upstream_gradient(), stacks + (A.shape[-2], B.shape[-1]))
         if a.needs_gradient:
-            self.send_gradient(a, grad @ b.value.T)
+            grad = sum_to_shape(G @ np.swapaxes(B, -1, -2), A.shape)
+            self.send_gradient(a, grad.reshape(a.value.shape))
         if b.needs_gradient:
-            self.send_gradient(b, a.value.T @ grad)
+            grad = sum_to_shape(np.swapaxes(A, -1, -2) @ G, B.shape)
+            self.send_gradient(b, grad.reshape(b.value.shape))
 
 
 class Negate(Node):

@@ -44,7 +44,8 @@ def test_elementwise_shapes_that_do_not_broadcast(op):
     assert_names(error, "combine", "(2, 3)", "(4,)", "broadcast")
 
 
-@pytest.mark.parametrize("a_shape, b_shape", [((2, 3), (4, 2)), ((3,), (3, 2))])
+@pytest.mark.parametrize("a_shape, b_shape",
+                         [((2, 3), (4, 2)), ((4,), (3, 2)), ((2, 3), (2,)), ((2, 2, 3), (3, 3, 1))])
 def test_matmul_shape_mismatch(a_shape, b_shape):
     a, b = fw.Input("a"), fw.Parameter("b")
     fw.MatMul(a, b, name="product")

@@ -141,6 +141,21 @@ def test_matmul_gradients(data, m, k, n):
 
 
 @FAST
+@given(data=st.data(), m=sides, k=sides, n=sides,
+       a_batch=st.sampled_from([(), (1,), (3,), (2, 1)]),
+       b_batch=st.sampled_from([(), (1,), (3,), (1, 3)]),
+       a_vector=st.booleans(), b_vector=st.booleans())
+def test_matmul_on_stacks_and_vectors(data, m, k, n, a_batch, b_batch, a_vector, b_vector):
+    """NumPy's matmul: stacks broadcast against each other, and a vector on the left is a row,
+    on the right a column. (a_batch and b_batch always broadcast together.)"""
+    a_shape = (k,) if a_vector else a_batch + (m, k)
+    b_shape = (k,) if b_vector else b_batch + (k, n)
+    a_value, b_value = data.draw(arrays(a_shape)), data.draw(arrays(b_shape))
+    a, b = fw.Parameter("a"), fw.Parameter("b")
+    check_op(a @ b, {a: a_value, b: b_value}, np.matmul(a_value, b_value), data.draw(seeds))
+
+
+@FAST
 @given(data=st.data())
 def test_negate_gradient(data):
     a_value = data.draw(arrays(data.draw(shapes)))
