@@ -52,7 +52,8 @@ class Node:
         self.is_trainable = is_trainable
         self.value: np.ndarray | None = None
         self.gradients: dict[Node, np.ndarray] = {}
-        # Set by topological_sort: does any trainable placeholder lie upstream of this node?
+        # Set by topological_sort (by backward, for an order made by hand): does any trainable
+        # placeholder lie upstream of this node?
         self.needs_gradient = is_trainable
         for node in self.inputs:  # all checked before any link, so a refused node leaves no trace
             if not isinstance(node, Node):

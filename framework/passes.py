@@ -20,8 +20,10 @@ def backward(graph: list[Node], loss: Node | None = None):
     result. Only nodes on a path to the loss that lead back to a trainable node are visited;
     every trainable placeholder ``p`` ends with ``p.gradients[p]``, zero if the loss ignores it.
     Pass ``loss`` when the graph has other end nodes (a prediction, say) that may sort last.
-    Any order works, not only topological_sort's; after changing a node's ``is_trainable``,
-    sort again (or pass a plain list) so that the marks of what needs a gradient are redone.
+    Any order works, not only topological_sort's, as long as it holds every node that uses one
+    of its nodes (a node outside it would send back gradients from some earlier pass). After
+    changing a node's ``is_trainable``, sort again (or pass a plain list) so that the marks of
+    what needs a gradient are redone.
     """
     if not graph:
         raise ValueError("backward got an empty graph; sort one with topological_sort first")
