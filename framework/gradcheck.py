@@ -9,16 +9,7 @@ import numpy as np
 
 from .node import Node
 from .optimizers import trainables
-from .passes import backward, forward
-
-
-def _scalar(loss: Node) -> float:
-    if np.size(loss.value) != 1:
-        raise ValueError(
-            f"the loss must be a single number; {loss!r} has shape {np.shape(loss.value)} "
-            "(pass loss= when another node sorts last)"
-        )
-    return np.asarray(loss.value).item()
+from .passes import backward, forward, require_scalar
 
 
 def numerical_gradient(graph: list[Node], node: Node, epsilon: float = 1e-6,
@@ -38,7 +29,8 @@ def numerical_gradient(graph: list[Node], node: Node, epsilon: float = 1e-6,
                 shifted[index] += step
                 node.value = shifted
                 forward(graph)
-                values.append(_scalar(loss))
+                require_scalar(loss)
+                values.append(np.asarray(loss.value).item())
             grad[index] = (values[0] - values[1]) / (2 * epsilon)
     finally:
         node.value = original
@@ -64,5 +56,4 @@ def gradient_check(graph: list[Node], epsilon: float = 1e-6,
         numeric = numerical_gradient(graph, node, epsilon, loss)
         scale = np.maximum(1.0, np.maximum(np.abs(grad), np.abs(numeric)))
         errors[node.name] = float(np.max(np.abs(grad - numeric) / scale, initial=0.0))
-    forward(graph)  # leave the values as they were before the check
-    return errors
+    return errors  # numerical_gradient left every value as a forward pass at the originals

@@ -33,12 +33,7 @@ def backward(graph: list[Node], loss: Node | None = None):
         loss = graph[-1]
     elif loss not in graph:
         raise ValueError(f"the loss {loss!r} is not a node of this graph")
-    if loss.value is None or np.size(loss.value) != 1:
-        shape = None if loss.value is None else np.shape(loss.value)
-        raise ValueError(
-            f"backward needs a scalar loss; {loss!r} has value shape {shape}. Run forward "
-            "first, and make sure the loss is the last node of the order (or pass loss=)."
-        )
+    require_scalar(loss)
     reached = {loss}
     for node in reversed(graph):
         node.gradients = {}  # its outputs, all earlier in this loop, have sent theirs already
@@ -47,6 +42,17 @@ def backward(graph: list[Node], loss: Node | None = None):
             reached.update(node.gradients)
         elif node.is_trainable:  # a parameter the loss does not depend on: ∂loss/∂node = 0
             node.gradients[node] = np.zeros_like(node.value)
+
+
+def require_scalar(loss: Node):
+    """Refuse a loss that is not a single number: only a scalar has a gradient to start from."""
+    if loss.value is None or np.size(loss.value) != 1:
+        shape = None if loss.value is None else np.shape(loss.value)
+        raise ValueError(
+            f"the loss must be a single number (a scalar); {loss!r} has value shape {shape}. "
+            "Run forward first, and make sure the loss is the last node of the order "
+            "(or pass loss=)."
+        )
 
 
 def run_steps(graph: list[Node], train: bool = True, loss: Node | None = None):

@@ -163,23 +163,14 @@ def test_negate_gradient(data):
     check_op(fw.Negate(a), {a: a_value}, -a_value, data.draw(seeds))
 
 
+@pytest.mark.parametrize("make_x", [fw.Parameter, fw.Input], ids=["trainable x", "data x"])
 @FAST
 @given(data=st.data(), batch=sides, n_in=sides, n_out=sides)
-def test_linear_gradients_toward_input_weight_and_bias(data, batch, n_in, n_out):
+def test_linear_gradients(make_x, data, batch, n_in, n_out):
+    """Toward a trainable input, its weight and its bias; with a data input, toward the last two."""
     x_value = data.draw(arrays((batch, n_in)))
     w_value, b_value = data.draw(arrays((n_in, n_out))), data.draw(arrays((n_out,)))
-    x, w, b = fw.Parameter("x"), fw.Parameter("w"), fw.Parameter("b")
-    expected = x_value @ w_value + b_value
-    check_op(fw.Linear(x, w, b), {x: x_value, w: w_value, b: b_value}, expected,
-             data.draw(seeds))
-
-
-@FAST
-@given(data=st.data(), batch=sides, n_in=sides, n_out=sides)
-def test_linear_gradients_with_data_input(data, batch, n_in, n_out):
-    x_value = data.draw(arrays((batch, n_in)))
-    w_value, b_value = data.draw(arrays((n_in, n_out))), data.draw(arrays((n_out,)))
-    x, w, b = fw.Input("x"), fw.Parameter("w"), fw.Parameter("b")
+    x, w, b = make_x("x"), fw.Parameter("w"), fw.Parameter("b")
     expected = x_value @ w_value + b_value
     check_op(fw.Linear(x, w, b), {x: x_value, w: w_value, b: b_value}, expected,
              data.draw(seeds))
