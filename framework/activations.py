@@ -11,18 +11,23 @@ class _Activation(Node):
 
 
 class Sigmoid(_Activation):
-    """σ(x) = 1 / (1 + e^{-x}).  σ'(x) = σ(x) (1 - σ(x)).
+    """σ(x) = 1 / (1 + e^{-x}).  σ'(x) = σ(x) (1 - σ(x)) = σ(x) σ(-x).
 
-    Computed as (1 + tanh(x/2)) / 2, the same function, which never overflows: e^{-x}
-    would overflow for x near -1e4.
+    With e = e^{-|x|}, which lies in (0, 1] and never overflows: σ(x) = 1 / (1 + e) for
+    x ≥ 0 and e / (1 + e) for x < 0 (the same number, multiplied by e^{x} above and below).
+    Both keep full relative precision on the whole line, down to σ(-745) ≈ 5e-324, where
+    1 - σ(-x) would round to 0. The derivative is e / (1 + e)² for every x, for the same reason.
     """
 
     def forward(self):
-        self.value = 0.5 * (1.0 + np.tanh(0.5 * self.inputs[0].value))
+        x = self.inputs[0].value
+        self.e = np.exp(-np.abs(x))
+        one_plus_e = 1.0 + self.e
+        self.value = np.where(x >= 0, 1.0, self.e) / one_plus_e
 
     def backward(self):
-        s = self.value
-        self.send_gradient(self.inputs[0], self.upstream_gradient() * s * (1.0 - s))
+        e = self.e
+        self.send_gradient(self.inputs[0], self.upstream_gradient() * (e / ((1.0 + e) * (1.0 + e))))
 
 
 class ReLU(_Activation):

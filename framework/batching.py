@@ -9,10 +9,12 @@ def minibatches(n_samples: int, batch_size: int, rng: np.random.Generator | None
     With ``rng`` the order is shuffled (seed it for reproducible runs); the last batch may be
     smaller. Index the data with them: ``x.value = X[idx]``.
     """
-    if not isinstance(n_samples, (int, np.integer)) or n_samples < 0:
-        raise TypeError(f"n_samples must be a count such as len(X), got {type(n_samples).__name__}")
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
+    for what, count, least in (("n_samples", n_samples, 0), ("batch_size", batch_size, 1)):
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)):
+            raise TypeError(f"{what} must be a whole number such as len(X), got {count!r} "
+                            f"({type(count).__name__})")
+        if count < least:
+            raise ValueError(f"{what} must be at least {least}, got {count}")
     order = rng.permutation(n_samples) if rng is not None else np.arange(n_samples)
     for start in range(0, n_samples, batch_size):
         yield order[start:start + batch_size]

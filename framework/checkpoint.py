@@ -21,6 +21,13 @@ def _named_trainables(graph: list[Node]) -> dict:
     for node in trainables(graph):
         if not isinstance(node.name, str) or not node.name:
             raise ValueError(f"{node!r} needs a non-empty text name to be saved or loaded")
+        if "\0" in node.name or not node.name.isprintable() and _not_utf8(node.name):
+            # A zip entry name stops at a NUL, and must be valid UTF-8: such a name would
+            # come back changed, and the file would not load.
+            raise ValueError(
+                f"{node!r}: its name {node.name!r} cannot be stored in a checkpoint (a NUL "
+                "character or a lone surrogate); rename the node"
+            )
         if node.name in params:
             raise ValueError(
                 f"two trainable nodes are named {node.name!r}; give each a unique name to save "
@@ -28,6 +35,25 @@ def _named_trainables(graph: list[Node]) -> dict:
             )
         params[node.name] = node
     return params
+
+
+def _not_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _checked_path(path, action: str):
+    """``path`` as a str; a file object or anything else is refused, naming what it got."""
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise TypeError(
+            f"cannot {action} a checkpoint at {path!r}: give a path (a str or a pathlib.Path), "
+            f"not a {type(path).__name__}"
+        ) from None
 
 
 def _write_npz(file, arrays: dict):
@@ -44,11 +70,19 @@ def _write_npz(file, arrays: dict):
 
 def save_model(path, graph: list[Node]):
     """Write every trainable value of ``graph`` to ``path`` (a ``.npz`` file), atomically."""
+    path = _checked_path(path, "save")
     params = _named_trainables(graph)
     missing = [name for name, node in params.items() if node.value is None]
     if missing:
         raise ValueError(f"cannot save {path}: these trainable nodes have no value: {missing}")
-    path = os.fspath(path)
+    for node in params.values():
+        value = node.value
+        if not isinstance(value, (np.ndarray, np.generic)) or value.dtype.kind not in "biuf":
+            raise TypeError(
+                f"cannot save {path}: {node!r} holds {type(value).__name__}"
+                f"{f' of dtype {value.dtype}' if hasattr(value, 'dtype') else ''}, not an array "
+                "of real numbers"
+            )
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"cannot save {path}: the folder {directory} does not exist")
@@ -73,43 +107,73 @@ def _umask() -> int:
     return mask
 
 
-def _read_arrays(path) -> dict:
-    """The named entries of the ``.npz`` file at ``path``, read without ever unpickling."""
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a lone .npy array has no names
-            raise ValueError("it holds a single unnamed array (.npy)")
-        with loaded:
-            return {name: loaded[name] for name in loaded.files}
-    except FileNotFoundError:
-        raise
-    # A damaged zip can fail in any of these ways (RuntimeError: "encrypted" flag bits).
-    except (OSError, ValueError, EOFError, RuntimeError, zipfile.BadZipFile, zlib.error) as error:
-        raise ValueError(f"{path} is not a readable checkpoint (.npz): {error}") from None
+def _entry_headers(archive: zipfile.ZipFile) -> dict:
+    """{name: (entry, shape, dtype)} for every ``name.npy`` entry, from its header alone: no
+    data is read, so a header that claims a huge shape costs nothing."""
+    headers = {}
+    for entry in archive.namelist():
+        if not entry.endswith(".npy"):
+            raise ValueError(f"its entry {entry!r} is not a .npy array")
+        with archive.open(entry) as file:
+            version = np.lib.format.read_magic(file)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(file)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(file)
+            else:
+                raise ValueError(f"its entry {entry!r} has .npy format {version}, not 1.0 or 2.0")
+        headers[entry[:-len(".npy")]] = (entry, shape, dtype)
+    return headers
+
+
+def _problems(headers: dict, params: dict) -> list[str]:
+    """What keeps the entries from fitting the trainable nodes, one line each."""
+    problems = []
+    for name, node in params.items():
+        if name not in headers:
+            problems.append(f"{name!r} is missing")
+            continue
+        _, shape, dtype = headers[name]
+        if dtype.kind not in "biuf":
+            problems.append(f"{name!r} holds {dtype}, not real numbers")
+        elif node.value is not None and shape != np.shape(node.value):
+            problems.append(f"{name!r} has shape {shape}, the model expects {np.shape(node.value)}")
+    unexpected = sorted(headers.keys() - params.keys())
+    return problems + [f"{name!r} is not a trainable node of this graph" for name in unexpected]
 
 
 def load_model(path, graph: list[Node]):
-    """Set every trainable value of ``graph`` from ``path``; on any mismatch change nothing."""
-    params = _named_trainables(graph)
-    arrays = _read_arrays(path)
+    """Set every trainable value of ``graph`` from ``path``; on any mismatch change nothing.
 
-    problems = []
-    for name, node in params.items():
-        if name not in arrays:
-            problems.append(f"{name!r} is missing")
-        elif not isinstance(arrays[name], np.ndarray) or arrays[name].dtype.kind not in "biuf":
-            # Checked here, not at the cast below: a failed cast would leave a half-loaded model.
-            found = getattr(arrays[name], "dtype", type(arrays[name]).__name__)
-            problems.append(f"{name!r} holds {found}, not real numbers")
-        elif node.value is not None and arrays[name].shape != np.shape(node.value):
-            problems.append(
-                f"{name!r} has shape {arrays[name].shape}, the model expects {np.shape(node.value)}"
-            )
-    unexpected = sorted(arrays.keys() - params.keys())
-    problems += [f"{name!r} is not a trainable node of this graph" for name in unexpected]
-    if problems:
+    The headers of all entries are checked against the model (names, shapes, dtypes) before
+    any data is read; nothing is ever unpickled.
+    """
+    path = _checked_path(path, "load")
+    params = _named_trainables(graph)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            headers = _entry_headers(archive)
+            problems = _problems(headers, params)
+            if problems:
+                raise _DoesNotFit("; ".join(problems))
+            arrays = {}
+            for name, (entry, _, _) in headers.items():
+                with archive.open(entry) as file:
+                    arrays[name] = np.lib.format.read_array(file, allow_pickle=False)
+    except FileNotFoundError:
+        raise
+    except _DoesNotFit as error:
         raise ValueError(
-            f"{path} does not fit this model, so nothing was loaded: " + "; ".join(problems)
-        )
+            f"{path} does not fit this model, so nothing was loaded: {error}"
+        ) from None
+    # A damaged zip can fail in any of these ways (RuntimeError: "encrypted" flag bits).
+    except (OSError, ValueError, EOFError, RuntimeError, zipfile.BadZipFile, zlib.error) as error:
+        raise ValueError(
+            f"{path} is not a readable checkpoint (.npz), so nothing was loaded: {error}"
+        ) from None
     for name, node in params.items():
         node.value = arrays[name].astype(np.float64)
+
+
+class _DoesNotFit(Exception):
+    """A readable checkpoint whose entries do not match the model."""

@@ -7,18 +7,29 @@ of order ε². In float64 with ε = 1e-6 this agrees with a correct analytic gra
 
 import numpy as np
 
-from .node import Node
+from .node import Node, Placeholder
 from .optimizers import trainables
-from .passes import backward, forward, require_scalar
+from .passes import backward, choose_loss, forward, require_scalar
 
 
 def numerical_gradient(graph: list[Node], node: Node, epsilon: float = 1e-6,
                        loss: Node | None = None) -> np.ndarray:
-    """∂loss/∂node by central differences; the loss is ``graph[-1]`` unless given.
+    """∂loss/∂node by central differences; the loss is chosen as ``backward`` chooses it.
 
-    Afterwards every value of the graph is that of a forward pass at the original value.
+    ``node`` is a placeholder of ``graph`` with a value: an operation's value would be
+    overwritten by the forward pass, so nudging it would measure nothing. Afterwards every
+    value of the graph is that of a forward pass at the original value.
     """
-    loss = graph[-1] if loss is None else loss
+    if not isinstance(node, Placeholder):
+        raise TypeError(
+            f"numerical_gradient nudges the value of a placeholder (an Input or a Parameter); "
+            f"{node!r} is not one: forward would overwrite any nudge of it"
+        )
+    if node.value is None:
+        raise ValueError(f"{node!r} has no value: feed it before taking its numerical gradient")
+    if node not in graph:
+        raise ValueError(f"{node!r} is not a node of this graph")
+    loss = choose_loss(graph, loss)
     original = np.array(node.value, dtype=np.float64)
     grad = np.zeros_like(original)
     try:

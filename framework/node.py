@@ -15,21 +15,23 @@ _ids = itertools.count()
 
 
 def as_float_array(value, node: Node) -> np.ndarray:
-    """Return ``value`` as a float ndarray, or raise an error that names ``node``."""
-    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+    """Return ``value`` as a float64 ndarray, or raise an error that names ``node``.
+
+    Every value in the framework is float64: data fed as float32 (or ints, or bools) is
+    converted once, here, so values and gradients never mix precisions.
+    """
+    if isinstance(value, np.ndarray) and value.dtype.type is np.float64:
         return value
     try:
         array = np.asarray(value)
     except (TypeError, ValueError) as error:
         raise TypeError(f"{node!r} was given data that is not numeric: {error}") from None
-    if array.dtype.kind in "biu":
-        return array.astype(np.float64)
-    if array.dtype.kind != "f":
+    if array.dtype.kind not in "biuf":
         raise TypeError(
             f"{node!r} was given data of dtype {array.dtype} ({type(value).__name__}); "
             "expected numbers (ints or floats)"
         )
-    return array
+    return array.astype(np.float64)
 
 
 class Node:
@@ -52,6 +54,9 @@ class Node:
         self.is_trainable = is_trainable
         self.value: np.ndarray | None = None
         self.gradients: dict[Node, np.ndarray] = {}
+        # The number of the backward pass that last filled ``gradients``: a node reads only
+        # what outputs of the same pass sent, never what another graph left behind.
+        self.backward_pass = None
         # Set by topological_sort (by backward, for an order made by hand): does any trainable
         # placeholder lie upstream of this node?
         self.needs_gradient = is_trainable
@@ -76,17 +81,21 @@ class Node:
     def upstream_gradient(self) -> np.ndarray:
         """∂loss/∂self: the sum of what every output sent back (a node used twice adds both).
 
-        The backward pass only calls this on nodes that lead to the loss; the one such node
-        that no output sent anything to is the loss itself, whose gradient is ∂loss/∂loss = 1.
+        Only outputs visited by the same backward pass count: an output that belongs to
+        another graph (a parameter shared by two graphs) still holds gradients of an older
+        pass, toward another loss. The backward pass only calls this on nodes that lead to
+        the loss; the one such node that no output sent anything to is the loss itself,
+        whose gradient is ∂loss/∂loss = 1.
         """
         total = None
         for output in self.outputs:
-            grad = output.gradients.get(self)
-            if grad is not None:
-                total = grad if total is None else total + grad
+            if output.backward_pass == self.backward_pass:
+                grad = output.gradients.get(self)
+                if grad is not None:
+                    total = grad if total is None else total + grad
         if total is not None:
             return total
-        # Shaped like the loss; a NumPy scalar when the loss is a number (np.mean returns one),
+        # Shaped like the loss; a NumPy scalar when the loss is a number (a mean is one),
         # because later steps multiply a scalar faster than a 0-d array.
         return np.ones_like(self.value) if isinstance(self.value, np.ndarray) else np.float64(1.0)
 
@@ -144,6 +153,7 @@ class Node:
         return Negate(self)
 
 
+
 class Placeholder(Node):
     """A node whose value is fed from outside: data (``is_trainable=False``) or a parameter."""
 
@@ -155,11 +165,15 @@ class Placeholder(Node):
         return "parameter" if self.is_trainable else "data"
 
     def forward(self):
-        if self.value is None:
+        """Check the fed value and make it float64; a float64 array passes straight through."""
+        value = self.value
+        if isinstance(value, np.ndarray) and value.dtype.type is np.float64:
+            return
+        if value is None:
             raise ValueError(
                 f"{self!r} has no value: feed it, e.g. topological_sort({{{self.name}: array}})"
             )
-        self.value = as_float_array(self.value, self)
+        self.value = as_float_array(value, self)
 
     def backward(self):
         self.gradients[self] = self.upstream_gradient()

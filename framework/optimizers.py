@@ -1,76 +1,178 @@
 """Optimizers: update every trainable placeholder from its gradient after a backward pass.
 
 Updates make new arrays rather than writing in place, so arrays the user fed stay as they were.
+A step is all or nothing: every new value is computed and checked before any is written, so a
+step that would put a NaN or an infinity into one parameter changes none of them.
 """
+
+import math
+from numbers import Real
 
 import numpy as np
 
 from .node import Node, Placeholder
+from .passes import count_non_finite
 
 
 def trainables(graph: list[Node]) -> list[Placeholder]:
     """The trainable placeholders of ``graph``, in graph order."""
-    return [node for node in graph if isinstance(node, Placeholder) and node.is_trainable]
+    return [node for node in graph if node.is_trainable and isinstance(node, Placeholder)]
 
 
 def _gradient(node):
     try:
-        return node.gradients[node]
+        grad = node.gradients[node]
     except KeyError:
         raise ValueError(
             f"{node!r} has no gradient; run backward(graph) before updating it"
         ) from None
+    if grad.shape != node.value.shape:
+        raise ValueError(
+            f"{node!r} has value shape {node.value.shape} but its gradient has shape "
+            f"{grad.shape}; it was given a new value after backward: run backward again"
+        )
+    return grad
+
+
+def check_number(owner: str, what: str, value, low=0.0, high=math.inf, high_included=False):
+    """Refuse anything but a finite real number in [low, high) (or [low, high])."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{owner}: the {what} must be a number, got {value!r} "
+                        f"({type(value).__name__})")
+    inside = value <= high if high_included else value < high
+    if not (math.isfinite(value) and value >= low and inside):
+        bound = "finite" if high == math.inf else f"{'≤' if high_included else '<'} {high:g}"
+        raise ValueError(f"{owner}: the {what} must be a number ≥ {low:g} and {bound}, "
+                         f"got {value!r}")
+    return value
+
+
+def _sum_of_squares_is_finite(value) -> bool:
+    """A NaN or an inf in ``value`` makes the sum of its squares NaN or inf: one BLAS call
+    finds it. (So can an overflow of finite squares: the caller then looks element by element.)"""
+    return math.isfinite(np.vdot(value, value))
+
+
+def _write_all_or_nothing(owner: str, updates: dict):
+    """Write ``updates`` {node: new value} only if every value is finite."""
+    if not all(map(_sum_of_squares_is_finite, updates.values())):
+        bad = next((node for node, value in updates.items() if not np.isfinite(value).all()),
+                   None)
+        if bad is not None:
+            grad = bad.gradients[bad]
+            cause = (f"its gradient holds {count_non_finite(grad)}" if not np.isfinite(grad).all()
+                     else "the step overflowed (a learning rate too large?)")
+            raise FloatingPointError(
+                f"{owner}: the step would write {count_non_finite(updates[bad])} into {bad!r}: "
+                f"{cause}. No parameter was changed."
+            )
+    for node, value in updates.items():
+        node.value = value
 
 
 def optimize(graph: list[Node], learning_rate: float = 1e-2):
     """Plain stochastic gradient descent: θ ← θ - η ∂L/∂θ for every trainable θ."""
-    for node in trainables(graph):
-        node.value = node.value - learning_rate * _gradient(node)
+    _gradient_descent(graph, check_number("optimize", "learning rate", learning_rate), "optimize")
 
 
-class SGD:
+def _gradient_descent(graph, learning_rate, owner):
+    _write_all_or_nothing(owner, {
+        node: node.value - learning_rate * _gradient(node) for node in trainables(graph)
+    })
+
+
+class Optimizer:
+    """What every optimizer shares: a learning rate that is a finite number ≥ 0, state kept
+    per parameter (``reset`` forgets it), and a step that is all or nothing.
+
+    A subclass writes ``update(value, grad, state)``, returning the new value and the new
+    state; ``state`` is ``None`` the first time a parameter is seen.
+    """
+
+    def __init__(self, learning_rate):
+        self.learning_rate = learning_rate
+        self.state: dict[Node, tuple] = {}
+
+    @property
+    def learning_rate(self):
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self._learning_rate = check_number(type(self).__name__, "learning rate", value)
+
+    def reset(self):
+        """Forget all state, as a new optimizer would: after a parameter changes shape."""
+        self.state = {}
+
+    def step(self, graph: list[Node]):
+        updates, states = {}, {}
+        for node in trainables(graph):
+            grad = _gradient(node)
+            state = self.state.get(node)
+            if state is not None:
+                self._check_state(node, state)
+            updates[node], states[node] = self.update(node.value, grad, state)
+        _write_all_or_nothing(type(self).__name__, updates)
+        self.state.update(states)
+
+    def update(self, value, grad, state):
+        raise NotImplementedError(f"{type(self).__name__} must implement update()")
+
+    def _check_state(self, node, state):
+        """State made for a value of another shape would broadcast into a wrong value."""
+        shape = np.shape(state[0])
+        if shape != node.value.shape:
+            raise ValueError(
+                f"{type(self).__name__}: {node!r} had value shape {shape} when its state was "
+                f"made, and now has {node.value.shape}; that state does not fit it. Call reset() "
+                "on the optimizer, or make a new one, to start afresh"
+            )
+
+
+class SGD(Optimizer):
     """θ ← θ - η g, the same rule as ``optimize``, as an object like the others."""
 
     def __init__(self, learning_rate=1e-2):
-        self.learning_rate = learning_rate
+        super().__init__(learning_rate)
 
-    def step(self, graph):
-        optimize(graph, self.learning_rate)
+    def step(self, graph):  # no state to keep; the learning rate was checked when it was set
+        _gradient_descent(graph, self._learning_rate, "SGD")
 
 
-class Momentum:
+class Momentum(Optimizer):
     """v ← β v + g;  θ ← θ - η v.  The velocity v smooths the steps across batches."""
 
     def __init__(self, learning_rate=1e-2, beta=0.9):
-        self.learning_rate, self.beta = learning_rate, beta
-        self.velocity = {}
+        super().__init__(learning_rate)
+        self.beta = check_number("Momentum", "beta", beta, high=1.0)
 
-    def step(self, graph):
-        for node in trainables(graph):
-            v = self.velocity.get(node, 0.0) * self.beta + _gradient(node)
-            self.velocity[node] = v
-            node.value = node.value - self.learning_rate * v
+    def update(self, value, grad, state):
+        v = grad if state is None else self.beta * state[0] + grad
+        return value - self.learning_rate * v, (v,)
 
 
-class Adam:
+class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015), with bias-corrected first and second moments:
 
     m ← β₁ m + (1 - β₁) g,   s ← β₂ s + (1 - β₂) g²,
     θ ← θ - η m̂ / (√ŝ + ε),  with m̂ = m / (1 - β₁ᵗ) and ŝ = s / (1 - β₂ᵗ).
+
+    The step count t is kept per parameter, as PyTorch does: a parameter that starts training
+    later gets the bias correction of its own first steps.
     """
 
     def __init__(self, learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8):
-        self.learning_rate, self.beta1, self.beta2, self.epsilon = (
-            learning_rate, beta1, beta2, epsilon)
-        self.t = 0
-        self.m, self.s = {}, {}
+        super().__init__(learning_rate)
+        self.beta1 = check_number("Adam", "beta1", beta1, high=1.0)
+        self.beta2 = check_number("Adam", "beta2", beta2, high=1.0)
+        self.epsilon = check_number("Adam", "epsilon", epsilon)
 
-    def step(self, graph):
-        self.t += 1
-        for node in trainables(graph):
-            g = _gradient(node)
-            m = self.m[node] = self.beta1 * self.m.get(node, 0.0) + (1 - self.beta1) * g
-            s = self.s[node] = self.beta2 * self.s.get(node, 0.0) + (1 - self.beta2) * g * g
-            m_hat = m / (1 - self.beta1**self.t)
-            s_hat = s / (1 - self.beta2**self.t)
-            node.value = node.value - self.learning_rate * m_hat / (np.sqrt(s_hat) + self.epsilon)
+    def update(self, value, grad, state):
+        m, s, t = (0.0, 0.0, 0) if state is None else state
+        t += 1
+        m = self.beta1 * m + (1 - self.beta1) * grad
+        s = self.beta2 * s + (1 - self.beta2) * grad * grad
+        m_hat = m / (1 - self.beta1**t)
+        s_hat = s / (1 - self.beta2**t)
+        return value - self.learning_rate * m_hat / (np.sqrt(s_hat) + self.epsilon), (m, s, t)

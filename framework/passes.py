@@ -1,9 +1,14 @@
 """The forward pass in topological order, and the backward pass in reverse."""
 
+import itertools
+import math
+
 import numpy as np
 
 from .node import Node
-from .sort import Order, mark_needs_gradient
+from .sort import Order, end_nodes, mark_needs_gradient
+
+_pass_numbers = itertools.count()
 
 
 def forward(graph: list[Node]):
@@ -19,24 +24,25 @@ def backward(graph: list[Node], loss: Node | None = None):
     itself runs. Gradients are rebuilt from scratch, so calling this twice gives the same
     result. Only nodes on a path to the loss that lead back to a trainable node are visited;
     every trainable placeholder ``p`` ends with ``p.gradients[p]``, zero if the loss ignores it.
-    Pass ``loss`` when the graph has other end nodes (a prediction, say) that may sort last.
-    Any order works, not only topological_sort's, as long as it holds every node that uses one
-    of its nodes (a node outside it would send back gradients from some earlier pass). After
-    changing a node's ``is_trainable``, sort again (or pass a plain list) so that the marks of
-    what needs a gradient are redone.
+    Each pass has a number, stamped on every node of ``graph``: a node sums only what outputs
+    of this pass sent, so a node of another graph that shares a parameter, holding gradients
+    from an earlier pass, changes nothing. Pass ``loss`` when the graph has other end nodes (a
+    prediction, say) that may sort last; a graph with two scalar end nodes needs it. Any order
+    works, not only topological_sort's. After changing a node's ``is_trainable``, sort again
+    (or pass a plain list) so that the marks of what needs a gradient are redone.
     """
     if not graph:
         raise ValueError("backward got an empty graph; sort one with topological_sort first")
     if not isinstance(graph, Order):  # an order made by hand: its marks may be stale or unset
         mark_needs_gradient(graph)
-    if loss is None:
-        loss = graph[-1]
-    elif loss not in graph:
-        raise ValueError(f"the loss {loss!r} is not a node of this graph")
-    require_scalar(loss)
+    loss = choose_loss(graph, loss)
+    if not math.isfinite(require_scalar(loss)):  # the search for the cause runs only then
+        raise FloatingPointError(describe_non_finite(graph, loss))
+    pass_number = next(_pass_numbers)
     reached = {loss}
     for node in reversed(graph):
         node.gradients = {}  # its outputs, all earlier in this loop, have sent theirs already
+        node.backward_pass = pass_number
         if node.needs_gradient and node in reached:
             node.backward()
             reached.update(node.gradients)
@@ -44,8 +50,30 @@ def backward(graph: list[Node], loss: Node | None = None):
             node.gradients[node] = np.zeros_like(node.value)
 
 
-def require_scalar(loss: Node):
-    """Refuse a loss that is not a single number: only a scalar has a gradient to start from."""
+def choose_loss(graph: list[Node], loss: Node | None) -> Node:
+    """``loss`` if given and in ``graph``; else ``graph[-1]``, unless another end node (one
+    that no node of the graph uses) also holds a single number: then which loss is meant?"""
+    if loss is not None:
+        if loss not in graph:
+            raise ValueError(f"the loss {loss!r} is not a node of this graph")
+        return loss
+    ends = graph.end_nodes if isinstance(graph, Order) else end_nodes(graph)
+    if len(ends) > 1:  # usually one: the loss
+        scalars = [node for node in ends if node.value is not None and np.size(node.value) == 1]
+        if len(scalars) > 1:
+            raise ValueError(
+                f"the graph has {len(scalars)} end nodes that could be the loss: "
+                + ", ".join(map(repr, scalars))
+                + "; say which one with loss=, e.g. backward(graph, loss=...)"
+            )
+    return graph[-1]
+
+
+def require_scalar(loss: Node) -> float:
+    """The loss as a float; refuse a loss that is not a single number: only a scalar has a
+    gradient to start from."""
+    if isinstance(loss.value, float):  # a mean is a np.float64, which is a float
+        return loss.value
     if loss.value is None or np.size(loss.value) != 1:
         shape = None if loss.value is None else np.shape(loss.value)
         raise ValueError(
@@ -53,6 +81,34 @@ def require_scalar(loss: Node):
             "Run forward first, and make sure the loss is the last node of the order "
             "(or pass loss=)."
         )
+    return np.asarray(loss.value).item()
+
+
+def describe_non_finite(graph: list[Node], loss: Node) -> str:
+    """Name the first node, in the order of ``graph``, on the way to ``loss`` whose value holds
+    a NaN or an infinity, and say how many and where the first one is."""
+    upstream, frontier = {loss}, [loss]
+    while frontier:
+        for node in frontier.pop().inputs:
+            if node not in upstream:
+                upstream.add(node)
+                frontier.append(node)
+    for node in graph:
+        if node in upstream and node.value is not None:
+            bad = ~np.isfinite(np.asarray(node.value))
+            if bad.any():
+                return (f"the loss {loss!r} is {float(loss.value)}: {node!r} holds "
+                        f"{count_non_finite(node.value)}, first at index "
+                        f"{tuple(int(i) for i in np.argwhere(bad)[0])}; "
+                        "backward refused, and no gradient or parameter was changed")
+    return f"the loss {loss!r} is {float(loss.value)}"
+
+
+def count_non_finite(value) -> str:
+    """E.g. "2 NaN and 1 inf" (the inf counting both signs)."""
+    value = np.asarray(value)
+    counts = [(int(np.isnan(value).sum()), "NaN"), (int(np.isinf(value).sum()), "inf")]
+    return " and ".join(f"{n} {what}" for n, what in counts if n)
 
 
 def run_steps(graph: list[Node], train: bool = True, loss: Node | None = None):

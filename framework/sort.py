@@ -2,12 +2,15 @@
 
 from collections import deque
 
-from .node import Node, as_float_array
+from .node import Constant, Node, Placeholder, as_float_array
 
 
 class Order(list):
     """The list of nodes that ``topological_sort`` returns. Being one tells ``backward`` that
-    the sort has just set every node's ``needs_gradient``, so it need not set them again."""
+    the sort has just set every node's ``needs_gradient``, so it need not set them again, and
+    ``end_nodes`` (the nodes that no node of the order uses) saves it looking for them."""
+
+    end_nodes: list = []
 
 
 def topological_sort(feed_dict: dict) -> list[Node]:
@@ -19,11 +22,7 @@ def topological_sort(feed_dict: dict) -> list[Node]:
     Nodes are discovered and placed first-in first-out, so the same graph gives the same order.
     A cycle leaves nodes that never become ready, and is reported by name.
     """
-    for node, value in feed_dict.items():
-        if not isinstance(node, Node):
-            raise TypeError(f"feed_dict keys must be nodes; got {node!r}")
-        node.value = as_float_array(value, node)
-
+    _feed(feed_dict)
     in_degree = _in_degrees(feed_dict)
     ready = deque(node for node, degree in in_degree.items() if degree == 0)
     order = Order()
@@ -34,12 +33,38 @@ def topological_sort(feed_dict: dict) -> list[Node]:
             in_degree[output] -= 1
             if in_degree[output] == 0:
                 ready.append(output)
+            elif in_degree[output] < 0:  # more edges in than its inputs: links made by hand
+                raise _broken_link(node, output)
 
     if len(order) < len(in_degree):
+        _check_links(in_degree)
         cycle = " -> ".join(n.name for n in _find_cycle(in_degree))
         raise ValueError(f"the graph has a cycle, so it has no topological order: {cycle}")
     mark_needs_gradient(order)
+    # The sort takes every connected node, so every output is in the order: an end node is
+    # one with no outputs yet (nodes built later are not in this order).
+    order.end_nodes = [node for node in order if not node.outputs]
     return order
+
+
+def _feed(feed_dict):
+    """Set the fed values, after checking that every key is a placeholder one may feed."""
+    if not isinstance(feed_dict, dict):
+        raise TypeError(
+            f"topological_sort takes a dict {{node: value}} of the placeholders to feed, "
+            f"e.g. {{x: X, w: W}}; got a {type(feed_dict).__name__}"
+        )
+    for node in feed_dict:
+        if not isinstance(node, Node):
+            raise TypeError(f"feed_dict keys must be nodes; got {node!r}")
+        if isinstance(node, Constant):
+            raise TypeError(f"{node!r} is a Constant, fixed when it was made; to feed a value, "
+                            "make a placeholder instead (Input or Parameter)")
+        if not isinstance(node, Placeholder):
+            raise TypeError(f"{node!r} is an operation: forward computes its value from its "
+                            "inputs, so it cannot be fed; feed the placeholders it comes from")
+    for node, value in feed_dict.items():
+        node.value = as_float_array(value, node)
 
 
 def _in_degrees(feed_dict) -> dict[Node, int]:
@@ -48,20 +73,46 @@ def _in_degrees(feed_dict) -> dict[Node, int]:
     """
     in_degree = {node: len(set(node.inputs)) for node in feed_dict}
     frontier = list(in_degree)
-    while frontier:
-        node = frontier.pop()
-        for neighbours in (node.outputs, node.inputs):
-            for neighbour in neighbours:
-                if neighbour not in in_degree:
-                    in_degree[neighbour] = len(set(neighbour.inputs))
-                    frontier.append(neighbour)
+    try:
+        while frontier:
+            node = frontier.pop()
+            for neighbours in (node.outputs, node.inputs):
+                for neighbour in neighbours:
+                    if neighbour not in in_degree:
+                        in_degree[neighbour] = len(set(neighbour.inputs))
+                        frontier.append(neighbour)
+    except (AttributeError, TypeError):  # something that is not a node among the links
+        for other in (*node.inputs, *node.outputs):
+            if not isinstance(other, Node):
+                raise TypeError(f"{node!r} is linked to {other!r}, which is not a Node; "
+                                "inputs and outputs must hold nodes only") from None
+        raise
     return in_degree
+
+
+def _broken_link(node, other) -> ValueError:
+    return ValueError(
+        f"the links of {node!r} and {other!r} disagree: {other.name} is among "
+        f"{node.name}.outputs but {node.name} is not among {other.name}.inputs (or the other "
+        "way round); links are made by building nodes, so edit inputs and outputs together"
+    )
+
+
+def _check_links(in_degree):
+    """A node left unplaced with every input placed is waiting for an edge that does not exist:
+    an input that does not list it among its outputs."""
+    for node, degree in in_degree.items():
+        if degree > 0:
+            for i in node.inputs:
+                if node not in i.outputs:
+                    raise _broken_link(i, node)
 
 
 def _find_cycle(in_degree) -> list[Node]:
     """Walk back along inputs that were never placed until a node repeats: that loop is a cycle.
 
-    Every unplaced node has an unplaced input, so the walk cannot stop before it repeats.
+    Every unplaced node has an unplaced input (``_check_links`` made sure), so the walk cannot
+    stop before it repeats.
     """
     node = next(n for n, degree in in_degree.items() if degree > 0)
     path, position = [], {}
@@ -72,6 +123,12 @@ def _find_cycle(in_degree) -> list[Node]:
     loop = path[position[node]:]
     loop.reverse()  # walked against the edges; show it along them
     return [*loop, loop[0]]
+
+
+def end_nodes(order) -> list[Node]:
+    """The nodes of ``order`` whose value no node of ``order`` uses: losses, predictions."""
+    members = set(order)
+    return [node for node in order if not any(output in members for output in node.outputs)]
 
 
 def mark_needs_gradient(order):

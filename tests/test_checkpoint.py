@@ -2,10 +2,13 @@
 
 import os
 import pickle
+import tempfile
 import zipfile
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import framework as fw
 
@@ -300,3 +303,77 @@ def test_a_saved_checkpoint_is_readable_like_any_new_file(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "model.npz").stat().st_mode & 0o777 == 0o644
+
+
+def huge_header_checkpoint(path):
+    """A real checkpoint whose b2 entry claims a shape of 10^12 x 10^12 floats."""
+    arrays = good_arrays()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w") as entry:
+                if name == "b2":
+                    header = {"descr": "<f8", "fortran_order": False,
+                              "shape": (10**12, 10**12)}
+                    np.lib.format.write_array_header_1_0(entry, header)
+                    entry.write(b"\0" * 64)
+                else:
+                    np.lib.format.write_array(entry, array)
+    return path
+
+
+def test_a_header_that_claims_a_huge_shape_is_refused_before_reading(tmp_path):
+    path = huge_header_checkpoint(tmp_path / "huge.npz")
+    graph = mlp(seed=0)
+    before = trainable_values(graph)
+    with pytest.raises(ValueError, match=r"'b2' has shape \(1000000000000, 1000000000000\)"):
+        fw.load_model(path, graph)
+    assert_values_unchanged(graph, before)
+
+
+@pytest.mark.parametrize("name", ["w\0hidden", "w\ud800", "\udfff"], ids=["NUL", "surrogate",
+                                                                          "lone low surrogate"])
+def test_a_name_that_cannot_round_trip_is_refused_at_save(tmp_path, name):
+    x, w = fw.Input("x"), fw.Parameter(name)
+    fw.MSE(x * w, fw.Input("y"))
+    graph = fw.topological_sort({x: np.ones(3), w: np.arange(3.0)})
+    with pytest.raises(ValueError, match="cannot be stored") as error:
+        fw.save_model(tmp_path / "model.npz", graph)
+    assert repr(w) in str(error.value)
+    assert os.listdir(tmp_path) == []
+
+
+@settings(max_examples=25, deadline=None)
+@given(name=st.text(min_size=1, max_size=12))
+def test_every_name_that_saves_loads_back(name):
+    x, w = fw.Input("x"), fw.Parameter(name)
+    fw.MSE(x * w, fw.Input("y"))
+    graph = fw.topological_sort({x: np.ones(3), w: np.arange(3.0)})
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.npz")
+        try:
+            fw.save_model(path, graph)
+        except ValueError as error:
+            assert repr(w) in str(error)
+            return
+        w.value = np.zeros(3)
+        fw.load_model(path, graph)
+    np.testing.assert_array_equal(w.value, [0.0, 1.0, 2.0])
+
+
+@pytest.mark.parametrize("value", [np.array(["a", "b"]), "text", [1.0, 2.0],
+                                   np.array([1 + 2j])], ids=["str array", "str", "list", "complex"])
+def test_a_value_that_is_not_an_array_of_real_numbers_is_refused_at_save(tmp_path, value):
+    graph = mlp()
+    b2 = fw.trainables(graph)[-1]
+    b2.value = value
+    with pytest.raises(TypeError, match=r"Parameter\('b2'\).*real numbers"):
+        fw.save_model(tmp_path / "model.npz", graph)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("action", [fw.save_model, fw.load_model], ids=["save", "load"])
+def test_a_file_object_is_refused_clearly(tmp_path, action):
+    path = tmp_path / "model.npz"
+    fw.save_model(path, mlp())
+    with open(path, "rb+") as file, pytest.raises(TypeError, match="give a path"):
+        action(file, mlp())

@@ -42,7 +42,20 @@ def test_a_generator_continues_across_epochs():
     assert not np.array_equal(first, second), "each epoch should get a new order"
 
 
-@pytest.mark.parametrize("batch_size", [0, -3, 2.5, "8", None])
-def test_bad_batch_size_is_refused(batch_size):
-    with pytest.raises(ValueError, match="batch_size"):
+@pytest.mark.parametrize("batch_size", [0, -3])
+def test_a_batch_size_below_one_is_refused(batch_size):
+    with pytest.raises(ValueError, match=f"batch_size must be at least 1, got {batch_size}"):
         list(fw.minibatches(10, batch_size))
+
+
+def test_a_negative_count_is_refused_as_a_value_not_a_type():
+    with pytest.raises(ValueError, match="n_samples must be at least 0, got -1"):
+        list(fw.minibatches(-1, 3))
+
+
+@pytest.mark.parametrize("what", ["n_samples", "batch_size"])
+@pytest.mark.parametrize("count", [2.5, "8", None, True, np.float64(4.0)])
+def test_a_count_that_is_not_a_whole_number_is_refused(what, count):
+    args = {"n_samples": 10, "batch_size": 3, what: count}
+    with pytest.raises(TypeError, match=f"{what} must be a whole number.*{type(count).__name__}"):
+        list(fw.minibatches(**args))

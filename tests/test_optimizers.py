@@ -118,3 +118,103 @@ def test_fed_arrays_are_not_modified_in_place(make):
     np.testing.assert_array_equal(t_fed, T)
     assert not np.array_equal(p.value, P0), "the parameter should have moved"
     np.testing.assert_array_equal(t.value, T)  # data is never trained
+
+
+@pytest.mark.parametrize("make", [fw.Momentum, fw.Adam])
+def test_state_of_another_shape_is_refused_not_broadcast(make):
+    x, w = fw.Input("x"), fw.Parameter("w")
+    fw.MSE(x @ w, fw.Input("y"))
+    rng = np.random.default_rng(0)
+    graph = fw.topological_sort({x: rng.normal(size=(4, 3)), w: rng.normal(size=(3, 1)),
+                                 graph_y(x): rng.normal(size=(4, 1))})
+    optimizer = make(0.01)
+    fw.run_steps(graph)
+    optimizer.step(graph)
+    w.value = rng.normal(size=(3, 3))  # a new shape, and a target to match
+    graph_y(x).value = rng.normal(size=(4, 3))
+    fw.run_steps(graph)
+    before = w.value.copy()
+    with pytest.raises(ValueError, match=r"Parameter\('w'\).*\(3, 1\).*\(3, 3\).*reset\(\)"):
+        optimizer.step(graph)
+    np.testing.assert_array_equal(w.value, before)
+    optimizer.reset()
+    optimizer.step(graph)
+    assert w.value.shape == (3, 3)
+
+
+def graph_y(x):
+    """The target placeholder of the little regression built on ``x``."""
+    return x.outputs[0].outputs[0].inputs[1]
+
+
+def test_a_gradient_from_before_a_new_value_is_refused():
+    graph, (p, q, t), _ = problem()
+    fw.run_steps(graph)
+    p.value = np.ones(5)
+    with pytest.raises(ValueError, match=r"Parameter\('p'\).*\(5,\).*\(3,\).*backward again"):
+        fw.SGD(0.1).step(graph)
+
+
+def adam_with_late_start(learning_rate, beta1, beta2, epsilon, frozen_steps, steps):
+    """Adam by hand where q is frozen for the first ``frozen_steps`` steps: each parameter
+    counts its own steps, so q's first step gets the bias correction of a first step."""
+    theta, m, s, t = [P0.copy(), Q0.copy()], [0.0, 0.0], [0.0, 0.0], [0, 0]
+    for step in range(steps):
+        grads = hand_gradients(*theta)
+        for i, g in enumerate(grads):
+            if i == 1 and step < frozen_steps:
+                continue
+            t[i] += 1
+            m[i] = beta1 * m[i] + (1 - beta1) * g
+            s[i] = beta2 * s[i] + (1 - beta2) * g**2
+            m_hat, s_hat = m[i] / (1 - beta1 ** t[i]), s[i] / (1 - beta2 ** t[i])
+            theta[i] = theta[i] - learning_rate * m_hat / (np.sqrt(s_hat) + epsilon)
+    return theta
+
+
+def train_with_late_start(optimizer, frozen_steps, steps):
+    graph, (p, q, t), _ = problem()
+    q.is_trainable = False
+    graph = fw.topological_sort({t: T})  # sorted again, so the marks see q frozen
+    for step in range(steps):
+        if step == frozen_steps:
+            q.is_trainable = True
+            graph = fw.topological_sort({t: T})
+        fw.run_steps(graph)
+        optimizer.step(graph)
+    return p.value, q.value
+
+
+def test_adam_counts_steps_per_parameter():
+    got = train_with_late_start(fw.Adam(0.05), frozen_steps=10, steps=15)
+    expected = adam_with_late_start(0.05, 0.9, 0.999, 1e-8, frozen_steps=10, steps=15)
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-15)
+
+
+def test_adam_counts_steps_per_parameter_as_pytorch_does():
+    torch = pytest.importorskip("torch")
+    p, q = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (P0, Q0))
+    opt = torch.optim.Adam([p, q], lr=0.05)
+    target = torch.tensor(T)
+    for step in range(15):
+        opt.zero_grad(set_to_none=True)
+        loss = torch.mean((p * q - target) ** 2)
+        loss.backward()
+        if step < 10:
+            q.grad = None  # frozen: PyTorch skips a parameter without a gradient
+        opt.step()
+    got = train_with_late_start(fw.Adam(0.05), frozen_steps=10, steps=15)
+    for g, e in zip(got, (p.detach().numpy(), q.detach().numpy()), strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: fw.Momentum(0.1, beta=1.0), "Momentum: the beta"),
+    (lambda: fw.Adam(0.1, beta1=-0.1), "Adam: the beta1"),
+    (lambda: fw.Adam(0.1, beta2="0.9"), "Adam: the beta2"),
+    (lambda: fw.Adam(0.1, epsilon=float("nan")), "Adam: the epsilon"),
+])
+def test_other_settings_are_checked_too(make, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        make()

@@ -15,10 +15,11 @@ import framework as fw
 @st.composite
 def dag_specs(draw):
     """A random DAG as lists of input indices (repeats allowed, like ``a * a``), plus the
-    indices of the nodes to feed. Node j may only use nodes built before it."""
+    indices of the placeholders to feed. Node j may only use nodes built before it."""
     n = draw(st.integers(1, 25))
     inputs = [[]] + [draw(st.lists(st.integers(0, j - 1), max_size=3)) for j in range(1, n)]
-    fed = draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=3, unique=True))
+    sources = [j for j, parents in enumerate(inputs) if not parents]
+    fed = draw(st.lists(st.sampled_from(sources), min_size=1, max_size=3, unique=True))
     return inputs, fed
 
 

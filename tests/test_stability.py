@@ -1,5 +1,6 @@
 """Sigmoid and softmax cross-entropy stay finite, without warnings, on extreme inputs."""
 
+import decimal
 import warnings
 
 import numpy as np
@@ -52,3 +53,43 @@ def test_tanh_of_extreme_inputs():
     graph = fw.topological_sort({x: EXTREMES, target: np.zeros(len(EXTREMES))})
     fw.run_steps(graph)
     assert np.all(np.isfinite(graph[-1].value)) and np.all(np.isfinite(x.gradients[x]))
+
+
+def sigmoid_exact(x: float) -> float:
+    """σ(x) = 1 / (1 + e^{-x}) in 50-digit decimal arithmetic, rounded once to a float."""
+    with decimal.localcontext() as context:
+        context.prec = 50
+        return float(1 / (1 + decimal.Decimal(-x).exp()))
+
+
+def sigmoid_derivative_exact(x: float) -> float:
+    """σ'(x) = e^{-x} / (1 + e^{-x})², in the same decimal arithmetic."""
+    with decimal.localcontext() as context:
+        context.prec = 50
+        e = decimal.Decimal(-x).exp()
+        return float(e / (1 + e) ** 2)
+
+
+def test_sigmoid_keeps_its_relative_precision_on_the_whole_line():
+    inputs = np.concatenate([np.linspace(-745, 745, 2981), [-40.0, -36.0, -1e-8, 1e-8]])
+    x, target = fw.Parameter("x"), fw.Input("target")
+    sigmoid = fw.Sigmoid(x, name="sigmoid")
+    fw.Multiply(sigmoid, target, name="weighted")
+    graph = fw.topological_sort({x: inputs, target: np.ones(len(inputs))})
+    fw.forward(graph)
+    expected = np.array([sigmoid_exact(v) for v in inputs])
+    # a few units in the last place of the exact value, subnormals included (σ(-745) ≈ 5e-324)
+    assert np.all(np.abs(sigmoid.value - expected) <= 4 * np.spacing(expected)), (
+        inputs[np.abs(sigmoid.value - expected) > 4 * np.spacing(expected)][:5])
+    assert sigmoid.value[inputs == -40.0][0] == pytest.approx(4.248354255291589e-18, rel=1e-14)
+
+
+def test_sigmoid_derivative_keeps_its_relative_precision_on_the_whole_line():
+    inputs = np.linspace(-700, 700, 1401)
+    x = fw.Parameter("x")
+    sigmoid = fw.Sigmoid(x)
+    fw.forward(fw.topological_sort({x: inputs}))
+    sigmoid.upstream_gradient = lambda: np.ones(len(inputs))  # ∂L/∂σ = 1: read off ∂σ/∂x
+    sigmoid.backward()
+    expected = np.array([sigmoid_derivative_exact(v) for v in inputs])
+    np.testing.assert_allclose(sigmoid.gradients[x], expected, rtol=1e-13, atol=0)
