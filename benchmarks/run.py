@@ -37,6 +37,7 @@ import training  # noqa: E402
 TARGETS = {  # problem → the largest framework ÷ NumPy ratio we aim for (and: beat PyTorch)
     "digits MLP 64-128-10": 1.25,
     "diabetes MLP 10-32-1": 1.6,
+    "digits CNN c8-pool-c16-10": 1.3,
 }
 CHAIN_TARGET_SECONDS = 2.0
 
@@ -172,7 +173,7 @@ def main():
     results, chain_seconds = [], None
     if "training" in parts:
         problems = [training.digits(), training.diabetes(),
-                    training.digits(hidden=512, batch_size=256)]
+                    training.digits(hidden=512, batch_size=256), training.digits_cnn()]
         results = training.benchmark(problems, rounds, torch)
         print(f"## Training: milliseconds per epoch, median of {rounds} interleaved rounds\n")
         if torch is None:

@@ -1,4 +1,5 @@
-"""Training speed: the same MLP trained by the framework, by hand in NumPy, and by PyTorch.
+"""Training speed: the same model (an MLP, or a small CNN on the digits) trained by the
+framework, by hand in NumPy, and by PyTorch.
 
 All three start from the same weights and see the same mini-batches in the same order, so after
 the same number of epochs they must hold the same parameters (checked with ``np.allclose``).
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 import framework as fw
 
@@ -44,10 +46,44 @@ class Problem:
             "b2": np.zeros(self.outputs),
         }
 
+    model = "MLP"  # which versions train it: see VERSIONS
+
     def epoch_batches(self, epoch: int) -> list[np.ndarray]:
         """The shuffled mini-batches of one epoch, the same for every version."""
         rng = np.random.default_rng([SEED, epoch])
         return list(fw.minibatches(len(self.features), self.batch_size, rng))
+
+
+@dataclass
+class ConvProblem:
+    """The digits as 1×8×8 images, for a small CNN: conv 3×3 (``filters[0]`` filters,
+    padding 1), ReLU, max-pool 2, conv 3×3 (``filters[1]``, no padding), ReLU, flatten
+    (``filters[1]``·2·2 features), a linear layer to 10 classes, softmax cross-entropy."""
+
+    name: str
+    features: np.ndarray  # (samples, 1, 8, 8), float64
+    targets: np.ndarray  # class ids, int64
+    filters: tuple
+    batch_size: int
+    learning_rate: float
+    initial: dict = field(init=False)  # K1, c1, K2, c2, W, b: drawn once, shared
+
+    task = "classification"
+    model = "CNN"
+    epoch_batches = Problem.epoch_batches
+
+    def __post_init__(self):
+        rng = np.random.default_rng(SEED)
+        f1, f2 = self.filters
+        flat = f2 * 2 * 2
+        self.initial = {  # He initialisation: variance 2 / (inputs of one output)
+            "K1": rng.normal(0.0, np.sqrt(2.0 / 9), (f1, 1, 3, 3)),
+            "c1": np.zeros(f1),
+            "K2": rng.normal(0.0, np.sqrt(2.0 / (9 * f1)), (f2, f1, 3, 3)),
+            "c2": np.zeros(f2),
+            "W": rng.normal(0.0, np.sqrt(2.0 / flat), (flat, 10)),
+            "b": np.zeros(10),
+        }
 
 
 def _read_csv(name):
@@ -61,6 +97,16 @@ def digits(hidden=128, batch_size=64) -> Problem:
         name=f"digits MLP 64-{hidden}-10", task="classification",
         features=data[:, :-1] / 16.0, targets=data[:, -1].astype(np.int64),
         hidden=hidden, outputs=10, batch_size=batch_size, learning_rate=0.1,
+    )
+
+
+def digits_cnn(filters=(8, 16), batch_size=64) -> ConvProblem:
+    """Digits as 1×8×8 images → conv → ReLU → pool → conv → ReLU → flatten → 10 classes."""
+    data = _read_csv("digits.csv")
+    return ConvProblem(
+        name=f"digits CNN c{filters[0]}-pool-c{filters[1]}-10", features=(data[:, :-1] /
+        16.0).reshape(-1, 1, 8, 8), targets=data[:, -1].astype(np.int64), filters=filters,
+        batch_size=batch_size, learning_rate=0.1,
     )
 
 
@@ -84,17 +130,18 @@ class FrameworkMLP:
         self.problem = problem
         self.x, self.y = fw.Input("x"), fw.Input("y")
         self.params = {name: fw.Parameter(name) for name in problem.initial}
-        p = self.params
-        hidden = fw.ReLU(fw.Linear(self.x, p["W1"], p["b1"]))
-        output = fw.Linear(hidden, p["W2"], p["b2"])
+        output = self.model(self.x, self.params)
         if problem.task == "classification":
             fw.SoftmaxCrossEntropy(output, self.y, name="loss")
         else:
             fw.MSE(output, self.y, name="loss")
         feed = {self.x: problem.features[:1], self.y: problem.targets[:1]}
-        feed.update({p[name]: value for name, value in problem.initial.items()})
+        feed.update({self.params[name]: value for name, value in problem.initial.items()})
         self.graph = fw.topological_sort(feed)
         self.optimizer = fw.SGD(problem.learning_rate)
+
+    def model(self, x, p):
+        return fw.Linear(fw.ReLU(fw.Linear(x, p["W1"], p["b1"])), p["W2"], p["b2"])
 
     def train_epoch(self, batches):
         X, T = self.problem.features, self.problem.targets
@@ -207,6 +254,137 @@ class TorchMLP:
         }
 
 
+class FrameworkCNN(FrameworkMLP):
+    """The same training loop around the CNN, built from the framework's nodes."""
+
+    def model(self, x, p):
+        hidden = fw.MaxPool2d(fw.ReLU(fw.Conv2d(x, p["K1"], p["c1"], padding=1)), 2)
+        hidden = fw.ReLU(fw.Conv2d(hidden, p["K2"], p["c2"]))
+        return fw.Linear(fw.Flatten(hidden), p["W"], p["b"])
+
+
+def im2col(x, k):
+    """The k×k windows (stride 1) of images x (N, C, H, W), one row per output pixel:
+    shape (N·out_h·out_w, C·k·k), and the output's (N, out_h, out_w)."""
+    view = sliding_window_view(x, (k, k), axis=(2, 3))  # (N, C, out_h, out_w, k, k)
+    n, c, out_h, out_w = view.shape[:4]
+    return view.transpose(0, 2, 3, 1, 4, 5).reshape(n * out_h * out_w, c * k * k), (n, out_h, out_w)
+
+
+def col2im(dcols, shape, k):
+    """Add window gradients dcols (N, out_h, out_w, C, k, k) back onto images of ``shape``."""
+    n, out_h, out_w = dcols.shape[:3]
+    grad = np.zeros((n, shape[2], shape[3], shape[1]))
+    for di in range(k):
+        for dj in range(k):
+            grad[:, di:di + out_h, dj:dj + out_w, :] += dcols[:, :, :, :, di, dj]
+    return grad.transpose(0, 3, 1, 2)
+
+
+class NumpyCNN:
+    """The CNN written by hand: im2col and one matrix product per convolution, max pooling by
+    argmax over 2×2 windows with a bincount scatter back, the same formulas and the same new
+    arrays for the parameters as NumpyMLP; no gradient toward the images."""
+
+    label = "NumPy"
+
+    def __init__(self, problem: ConvProblem):
+        self.problem = problem
+        self.params = dict(problem.initial)
+
+    def train_epoch(self, batches):
+        X, T, lr = self.problem.features, self.problem.targets, self.problem.learning_rate
+        K1, c1, K2, c2, W, b = (self.params[k] for k in ("K1", "c1", "K2", "c2", "W", "b"))
+        f1, f2 = K1.shape[0], K2.shape[0]
+        for idx in batches:
+            x, t = X[idx], T[idx]
+            # conv 3×3, padding 1, then ReLU
+            cols1, (n, h, w) = im2col(np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1))), 3)
+            a1 = (cols1 @ K1.reshape(f1, -1).T + c1).reshape(n, h, w, f1).transpose(0, 3, 1, 2)
+            h1 = np.maximum(a1, 0.0)
+            # max-pool 2×2: the argmax of each window
+            windows = sliding_window_view(h1, (2, 2), axis=(2, 3))[:, :, ::2, ::2]
+            flat = windows.reshape(*windows.shape[:4], 4)
+            argmax = flat.argmax(axis=-1)
+            p1 = np.take_along_axis(flat, argmax[..., np.newaxis], axis=-1)[..., 0]
+            # conv 3×3, no padding, ReLU, flatten, linear
+            cols2, (n, h2_, w2_) = im2col(p1, 3)
+            a2 = (cols2 @ K2.reshape(f2, -1).T + c2).reshape(n, h2_, w2_, f2).transpose(0, 3, 1, 2)
+            h2 = np.maximum(a2, 0.0)
+            features = np.reshape(h2, (n, -1))
+            z = features @ W + b
+            # log-sum-exp cross-entropy; ∂L/∂z = (softmax(z) - onehot(t)) / B
+            shifted = z - z.max(axis=1, keepdims=True)
+            exp = np.exp(shifted)
+            total = exp.sum(axis=1, keepdims=True)
+            rows = np.arange(len(t))
+            self.loss = np.mean(np.log(total[:, 0]) - shifted[rows, t])
+            dz = exp / total
+            dz[rows, t] -= 1.0
+            dz /= len(t)
+            # backward: linear, flatten, ReLU, conv 2
+            dW, db = features.T @ dz, dz.sum(axis=0)
+            da2 = np.reshape(dz @ W.T, h2.shape) * (a2 > 0)
+            g2 = np.transpose(da2, (0, 2, 3, 1)).reshape(-1, f2)
+            dK2, dc2 = (g2.T @ cols2).reshape(K2.shape), g2.sum(axis=0)
+            dp1 = col2im((g2 @ K2.reshape(f2, -1)).reshape(n, h2_, w2_, *K2.shape[1:]), p1.shape, 3)
+            # max-pool: each window's gradient to its maximum; then ReLU and conv 1
+            _, _, ph, pw = argmax.shape
+            di, dj = np.divmod(argmax, 2)
+            where = (np.arange(n * f1).reshape(n, f1, 1, 1) * h + np.arange(ph)[:, None] * 2
+                     + di) * w + np.arange(pw) * 2 + dj
+            dh1 = np.bincount(where.ravel(), weights=np.ravel(dp1),
+                              minlength=h1.size).reshape(h1.shape)
+            g1 = np.transpose(dh1 * (a1 > 0), (0, 2, 3, 1)).reshape(-1, f1)
+            dK1, dc1 = (g1.T @ cols1).reshape(K1.shape), g1.sum(axis=0)
+            K1, c1, K2, c2 = K1 - lr * dK1, c1 - lr * dc1, K2 - lr * dK2, c2 - lr * dc2
+            W, b = W - lr * dW, b - lr * db
+        self.params = {"K1": K1, "c1": c1, "K2": K2, "c2": c2, "W": W, "b": b}
+
+    def parameters(self) -> dict:
+        return self.params
+
+
+class TorchCNN:
+    """The CNN in PyTorch eager, the usual way: nn.Sequential, nn.CrossEntropyLoss, optim.SGD;
+    float64 and one thread, like TorchMLP."""
+
+    label = "PyTorch"
+
+    def __init__(self, problem: ConvProblem, torch):
+        self.torch, self.problem = torch, problem
+        nn = torch.nn
+        f1, f2 = problem.filters
+        self.model = nn.Sequential(
+            nn.Conv2d(1, f1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(f1, f2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(f2 * 2 * 2, 10),
+        ).double()
+        initial = problem.initial
+        with torch.no_grad():  # conv weights share our layout; nn.Linear keeps (out, in)
+            for layer, weight, bias in ((0, "K1", "c1"), (3, "K2", "c2"), (6, "W", "b")):
+                value = initial[weight].T if weight == "W" else initial[weight]
+                self.model[layer].weight.copy_(torch.from_numpy(np.ascontiguousarray(value)))
+                self.model[layer].bias.copy_(torch.from_numpy(initial[bias]))
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.features = torch.from_numpy(problem.features)
+        self.targets = torch.from_numpy(problem.targets)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=problem.learning_rate)
+
+    train_epoch = TorchMLP.train_epoch
+
+    def parameters(self) -> dict:
+        m = self.model
+        values = {"K1": m[0].weight, "c1": m[0].bias, "K2": m[3].weight, "c2": m[3].bias,
+                  "W": m[6].weight.T, "b": m[6].bias}
+        return {name: value.detach().numpy() for name, value in values.items()}
+
+
+VERSIONS = {  # problem.model → its framework, NumPy and PyTorch versions
+    "MLP": (FrameworkMLP, NumpyMLP, TorchMLP),
+    "CNN": (FrameworkCNN, NumpyCNN, TorchCNN),
+}
+
+
 @dataclass
 class Result:
     problem: Problem
@@ -238,9 +416,10 @@ class Comparison:
 
     def __init__(self, problem: Problem, torch=None):
         self.problem = problem
-        self.versions = [FrameworkMLP(problem), NumpyMLP(problem)]
+        framework_version, numpy_version, torch_version = VERSIONS[problem.model]
+        self.versions = [framework_version(problem), numpy_version(problem)]
         if torch is not None:
-            self.versions.append(TorchMLP(problem, torch))
+            self.versions.append(torch_version(problem, torch))
         self.wall = {v.label: [] for v in self.versions}
         self.cpu = {v.label: [] for v in self.versions}
         self.rounds = 0

@@ -4,6 +4,8 @@ Element-wise ops follow NumPy broadcasting. Broadcasting copies an input along s
 so its gradient is the upstream gradient summed over those same axes (``sum_to_shape``).
 """
 
+import numbers
+
 import numpy as np
 
 from .node import Node
@@ -92,6 +94,51 @@ class Multiply(_Elementwise):
             self.send_gradient(a, sum_to_shape(grad * b.value, a.value.shape))
         if b.needs_gradient:
             self.send_gradient(b, sum_to_shape(grad * a.value, b.value.shape))
+
+
+class Divide(_Elementwise):
+    """a / b, element-wise.  ∂/∂a = 1 / b, ∂/∂b = -a / b² = -(a / b) / b."""
+
+    symbol = "/"
+
+    def compute(self, a, b):
+        return a / b
+
+    def backward(self):
+        grad = self.upstream_gradient()
+        a, b = self.inputs
+        if a.needs_gradient:
+            self.send_gradient(a, sum_to_shape(grad / b.value, a.value.shape))
+        if b.needs_gradient:
+            self.send_gradient(b, sum_to_shape(-grad * self.value / b.value, b.value.shape))
+
+
+class Power(Node):
+    """a ** p for a plain number p (int or float), element-wise.  ∂/∂a = p a^(p-1).
+
+    The exponent is a constant of the op, not an input: it gets no gradient. For a power
+    whose exponent is computed, write exp(p * log(a)) (for a > 0).
+    """
+
+    def __init__(self, a, exponent, name=None):
+        if isinstance(exponent, Node) or not isinstance(exponent, numbers.Real):
+            raise TypeError(
+                f"{a!r} ** {exponent!r}: the exponent must be a plain number (int or float), "
+                f"not a {type(exponent).__name__}; for a computed exponent p write "
+                "fw.exp(p * fw.log(a))"
+            )
+        super().__init__([a], name=name)
+        self.exponent = exponent
+
+    def forward(self):
+        self.value = self.inputs[0].value ** self.exponent
+
+    def backward(self):
+        a, p = self.inputs[0], self.exponent
+        if a.needs_gradient:
+            # p a^(p-1); written out for p = 0, where 0 · a^(-1) would be 0 · inf at a = 0.
+            local = p * a.value ** (p - 1) if p != 0 else np.zeros_like(a.value)
+            self.send_gradient(a, self.upstream_gradient() * local)
 
 
 class MatMul(Node):

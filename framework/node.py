@@ -106,52 +106,7 @@ class Node:
         else:
             self.gradients[node] = grad
 
-    # Operators build nodes, so `x @ w + b` writes a graph. Imported here to avoid a cycle.
-    def __add__(self, other):
-        from .arithmetic import Add
-
-        return Add(self, as_node(other))
-
-    def __radd__(self, other):
-        from .arithmetic import Add
-
-        return Add(as_node(other), self)
-
-    def __sub__(self, other):
-        from .arithmetic import Subtract
-
-        return Subtract(self, as_node(other))
-
-    def __rsub__(self, other):
-        from .arithmetic import Subtract
-
-        return Subtract(as_node(other), self)
-
-    def __mul__(self, other):
-        from .arithmetic import Multiply
-
-        return Multiply(self, as_node(other))
-
-    def __rmul__(self, other):
-        from .arithmetic import Multiply
-
-        return Multiply(as_node(other), self)
-
-    def __matmul__(self, other):
-        from .arithmetic import MatMul
-
-        return MatMul(self, as_node(other))
-
-    def __rmatmul__(self, other):
-        from .arithmetic import MatMul
-
-        return MatMul(as_node(other), self)
-
-    def __neg__(self):
-        from .arithmetic import Negate
-
-        return Negate(self)
-
+    # The operators (a + b, a / 2, a[i], a.sum(), a.T...) are attached in operators.py.
 
 
 class Placeholder(Node):
