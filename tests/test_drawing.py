@@ -4,6 +4,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.axes import Axes
+from matplotlib.collections import PathCollection
+from matplotlib.colors import to_rgb
 
 import framework as fw
 
@@ -141,3 +143,209 @@ def test_drawing_refuses_an_empty_graph_and_takes_unknown_kinds():
     ax = fw.draw_graph(fw.topological_sort({x: np.zeros((1, 1))}))
     labels = {text.get_text() for text in ax.texts}
     assert any(label.startswith("odd") for label in labels)
+
+
+# Values and gradients in the labels. A scalar graph worked out by hand, with a = 1/3, x = 2:
+#   p = a·x = 2/3,  s = p·p = 4/9 (the loss; p is used twice),  side = -a (not on the loss path)
+#   ∂s/∂s = 1,  ∂s/∂p = 2p = 4/3,  ∂s/∂a = ∂s/∂p · x = 8/3;  x is data: no gradient.
+#   u = 0.5 is a parameter the loss ignores: backward gives it a zero gradient.
+HAND_VALUES = {"a": "0.333", "x": "2", "p": "0.667", "s": "0.444", "side": "-0.333", "u": "0.5"}
+HAND_GRADS = {"a": "2.67", "x": "—", "p": "1.33", "s": "1", "side": "—", "u": "0"}
+
+
+def scalar_graph():
+    a, x, u = fw.Parameter("a"), fw.Input("x"), fw.Parameter("u")
+    p = fw.Multiply(a, x, name="p")
+    s = fw.Multiply(p, p, name="s")
+    fw.Negate(a, name="side")
+    graph = fw.topological_sort({a: 1 / 3, x: 2.0, u: 0.5})
+    fw.forward(graph)
+    return graph, s
+
+
+def texts(ax):
+    return {text.get_text() for text in ax.texts}
+
+
+def test_labels_show_values_to_3_significant_digits():
+    graph, _ = scalar_graph()
+    labels = texts(fw.draw_graph(graph, show="value"))
+    assert labels == {f"{name}\nvalue {value}" for name, value in HAND_VALUES.items()}
+
+
+def test_labels_show_the_gradients_the_backward_pass_stored():
+    graph, loss = scalar_graph()
+    fw.backward(graph, loss)
+    labels = texts(fw.draw_graph(graph, show="grad"))
+    assert labels == {f"{name}\ngrad {grad}" for name, grad in HAND_GRADS.items()}
+
+
+def test_labels_show_values_and_gradients_in_the_order_asked():
+    graph, loss = scalar_graph()
+    fw.backward(graph, loss)
+    labels = texts(fw.draw_graph(graph, show=("value", "grad"), show_order=True))
+    number = [node.name for node in graph].index("p") + 1
+    assert f"{number}. p\nvalue 0.667\ngrad 1.33" in labels
+    labels = texts(fw.draw_graph(graph, show=["grad", "value"]))
+    assert "p\ngrad 1.33\nvalue 0.667" in labels
+
+
+def test_no_gradient_before_backward_is_a_dash_not_a_crash():
+    graph, _ = scalar_graph()
+    labels = texts(fw.draw_graph(graph, show="grad"))
+    assert labels == {f"{name}\ngrad —" for name in HAND_GRADS}
+    graph, _ = small_graph()  # not even a forward pass: no values either
+    labels = texts(fw.draw_graph(graph, show=("value", "grad")))
+    assert "linear\nvalue —\ngrad —" in labels
+
+
+def test_summarize_numbers_to_3_significant_digits():
+    assert fw.drawing.summarize(None) == "—"
+    assert fw.drawing.summarize(np.float64(0.012345)) == "0.0123"
+    assert fw.drawing.summarize(1234.5) == "1.23e+03"
+    assert fw.drawing.summarize(np.array([[-7.0]])) == "-7"  # size 1: a number, not a shape
+    assert fw.drawing.summarize(np.array(2 / 3)) == "0.667"
+
+
+def test_summarize_arrays_by_shape_mean_and_largest_magnitude():
+    # mean (1 - 4 + 2 + 3.5) / 4 = 0.625; the largest magnitude is |-4| = 4
+    assert fw.drawing.summarize(np.array([[1.0, -4.0], [2.0, 3.5]])) == (
+        "(2, 2)\nmean 0.625 |max| 4")
+    assert fw.drawing.summarize(np.arange(1000.0)) == "(1000,)\nmean 500 |max| 999"
+
+
+def test_array_gradients_in_labels():
+    # L = mean(a²) over 4 elements, so ∂L/∂a = 2a/4 = a/2 = [[0.5, 1], [1.5, 2]]: mean 1.25.
+    a, y = fw.Parameter("a"), fw.Input("y")
+    fw.MSE(a, y, name="L")
+    graph = fw.topological_sort({a: [[1.0, 2.0], [3.0, 4.0]], y: np.zeros((2, 2))})
+    fw.forward(graph)
+    fw.backward(graph)
+    labels = texts(fw.draw_graph(graph, show=("value", "grad")))
+    assert "a\nvalue (2, 2)\nmean 2.5 |max| 4\ngrad (2, 2)\nmean 1.25 |max| 2" in labels
+    assert "L\nvalue 7.5\ngrad 1" in labels  # mean(1, 4, 9, 16) = 7.5
+
+
+def test_to_networkx_has_values_and_gradients():
+    graph, loss = scalar_graph()
+    nodes = {node.name: node for node in graph}
+    digraph = fw.to_networkx(graph)
+    for node in graph:
+        assert digraph.nodes[node]["value"] is node.value
+        assert digraph.nodes[node]["grad"] is None  # no backward yet
+    fw.backward(graph, loss)
+    digraph = fw.to_networkx(graph)
+    grads = {name: digraph.nodes[node]["grad"] for name, node in nodes.items()}
+    assert grads["x"] is None and grads["side"] is None
+    for name, expected in {"a": 8 / 3, "p": 4 / 3, "s": 1.0}.items():
+        assert np.isclose(grads[name], expected), name
+    assert {"name", "kind", "shape", "order"} <= set(digraph.nodes[nodes["p"]])
+
+
+def test_gradient_of_a_node_used_by_two_outputs_is_their_sum():
+    # h = a·a = 4 with a = 2, loss = h·b + h·c with b = 3, c = 5:
+    # ∂loss/∂h = b + c = 8, sent by two outputs; ∂loss/∂a = 8 · 2a = 32
+    a, b, c = fw.Parameter("a"), fw.Parameter("b"), fw.Parameter("c")
+    h = fw.Multiply(a, a, name="h")
+    fw.Add(fw.Multiply(h, b, name="hb"), fw.Multiply(h, c, name="hc"), name="total")
+    graph = fw.topological_sort({a: 2.0, b: 3.0, c: 5.0})
+    fw.forward(graph)
+    fw.backward(graph)
+    digraph = fw.to_networkx(graph)
+    assert digraph.nodes[h]["grad"] == 8.0 and digraph.nodes[a]["grad"] == 32.0
+    labels = texts(fw.draw_graph(graph, show="grad"))
+    assert {"h\ngrad 8", "a\ngrad 32", "total\ngrad 1"} <= labels
+
+
+def test_teaching_nodes_have_no_gradient_and_still_draw_their_values():
+    a, b = TeachingNode("a", value=1.0), TeachingNode("b", value=np.float64(0.125))
+    total = TeachingNode("a+b", inputs=[a, b])
+    digraph = fw.to_networkx([a, b, total])
+    assert [digraph.nodes[n]["grad"] for n in (a, b, total)] == [None, None, None]
+    assert digraph.nodes[b]["value"] == 0.125
+    labels = texts(fw.draw_graph([a, b, total], show=("value", "grad")))
+    assert labels == {"a\nvalue 1\ngrad —", "b\nvalue 0.125\ngrad —", "a+b\nvalue —\ngrad —"}
+
+
+@pytest.mark.parametrize("show", ["values", "gradient", "", ("value", "loss"), (), 3, True,
+                                  ("value", ["grad"])])
+def test_bad_show_values_are_refused_by_name(show):
+    graph, _ = scalar_graph()
+    with pytest.raises(ValueError, match="show must be None, 'value', 'grad' or"):
+        fw.draw_graph(graph, show=show)
+
+
+def outlines(ax):
+    """Each node's label text mapped to the width of the outline of its circle."""
+    (circles,) = [c for c in ax.collections if isinstance(c, PathCollection)]
+    widths = np.broadcast_to(circles.get_linewidths(), len(circles.get_offsets()))
+    where = {tuple(np.round(xy, 6)): w for xy, w in zip(circles.get_offsets(), widths, strict=True)}
+    return {t.get_text(): where[tuple(np.round(t.get_position(), 6))] for t in ax.texts}
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_highlight_draws_one_node_with_a_thick_outline(backward):
+    graph, _ = scalar_graph()
+    nodes = {node.name: node for node in graph}
+    widths = outlines(fw.draw_graph(graph, highlight=nodes["p"], backward=backward,
+                                    show_shapes=False))
+    thick = [label for label, width in widths.items() if width > 2]
+    assert thick == ["p"]
+    assert max(w for label, w in widths.items() if label != "p") <= 1
+    assert max(outlines(fw.draw_graph(graph, show_shapes=False)).values()) <= 1
+
+
+def test_highlight_outlines_a_label_too_wide_for_its_circle():
+    graph, nodes = small_graph()
+    fw.forward(graph)
+    ax = fw.draw_graph(graph, show="value", highlight=nodes["linear"])
+    (label,) = [t for t in ax.texts if t.get_text().startswith("linear")]
+    patch = label.get_bbox_patch()
+    assert patch is not None and patch.get_linewidth() >= 2
+    assert patch.get_edgecolor()[:3] == pytest.approx(to_rgb(fw.drawing.HIGHLIGHT))
+
+
+def test_highlight_must_be_a_node_of_the_graph():
+    graph, _ = scalar_graph()
+    with pytest.raises(ValueError, match="highlight must be a node of the graph"):
+        fw.draw_graph(graph, highlight=fw.Input("stranger"))
+
+
+def overlaps(ax):
+    """Pairs of labels of ``ax`` whose boxes on the canvas overlap."""
+    ax.figure.canvas.draw()
+    boxes = [(t.get_text(), t.get_window_extent()) for t in ax.texts]
+    return [(a, b) for i, (a, box_a) in enumerate(boxes) for b, box_b in boxes[i + 1:]
+            if box_a.overlaps(box_b)]
+
+
+def test_backward_frames_in_a_grid_of_small_axes_stay_legible():
+    graph, _ = scalar_graph()
+    for node in graph:
+        node.gradients = {}
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+    steps = [node for node in reversed(graph) if node.name in ("s", "p", "a")]  # the loss path
+    for ax, node in zip(axes.flat, steps, strict=True):
+        node.backward()
+        assert fw.draw_graph(graph, ax=ax, show="grad", highlight=node, backward=True) is ax
+        assert [label for label, w in outlines(ax).items() if w > 2] == [
+            f"{node.name}\ngrad {HAND_GRADS[node.name]}"]
+        assert overlaps(ax) == []
+        assert all(5 <= t.get_fontsize() <= 8 for t in ax.texts)
+    assert plt.get_fignums() == [fig.number]
+    first = {t.get_text() for t in axes.flat[0].texts}
+    assert first == {"s\ngrad 1", "side\ngrad —", "p\ngrad 1.33", "a\ngrad —", "x\ngrad —",
+                     "u\ngrad —"}
+
+
+def test_values_and_gradients_of_arrays_fit_a_figure_of_their_own():
+    graph, nodes = small_graph()
+    fw.forward(graph)
+    fw.backward(graph)
+    ax = fw.draw_graph(graph, show=("value", "grad"), show_order=True, highlight=nodes["w"])
+    assert overlaps(ax) == []
+    assert all(t.get_fontsize() >= 6 for t in ax.texts)
+    own_size = ax.texts[0].get_fontsize()
+    _, cells = plt.subplots(2, 3, figsize=(12, 6))
+    ax = fw.draw_graph(graph, ax=cells[0, 0], show=("value", "grad"))
+    assert all(5 <= t.get_fontsize() < own_size for t in ax.texts)  # shrunk to fit the cell
