@@ -1,18 +1,21 @@
-# Two commands for learners and maintainers; both first create or refresh .venv.
-#   make lab                                     open the course in JupyterLab
+# Commands for learners and maintainers; each first creates or refreshes .venv.
+#   make lab                                     open the course in JupyterLab, at notebooks/
 #   make lab ARGS="--no-browser --port 8890"     options pass through to `jupyter lab`
-#   make test                                    lint, unit tests and every notebook (strict nbval)
+#   make progress                                which exercises of notebooks/ are done
+#   make progress DIR=solutions                  the same for the solutions (all done)
+#   make test                                    lint, unit tests and both editions (strict nbval)
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
+DIR    ?= notebooks
 
 # jupyter lab refuses to run as root unless told it may.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test lint venv clean bench notebooks
+.PHONY: lab test lint venv clean bench notebooks workbook progress
 
 venv: $(STAMP)
 
@@ -23,8 +26,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Serve the whole repository, so that solutions/ is one folder up, and open notebooks/.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(ARGS)
+	$(BIN)/jupyter lab --notebook-dir=. --LabApp.default_url=/lab/tree/notebooks $(ROOT_FLAG) $(ARGS)
+
+# Run a copy of each notebook of $(DIR) and list the exercises done; nothing is written back.
+progress: $(STAMP)
+	$(BIN)/python tools/progress.py $(DIR)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -32,12 +40,18 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
-# For maintainers: re-run every notebook in place and store what nbval will compare. Streams
-# are merged afterwards, since how a print is split into pieces varies from run to run.
+# For maintainers: solutions/ is the source. Re-run every notebook there in place and store what
+# nbval will compare (streams are merged afterwards, since how a print is split into pieces
+# varies from run to run), then write the learner's edition, notebooks/, from it.
 notebooks: $(STAMP)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-		--ExecutePreprocessor.record_timing=False notebooks/*.ipynb
-	$(BIN)/jupyter nbconvert --to notebook --inplace --coalesce-streams notebooks/*.ipynb
+		--ExecutePreprocessor.record_timing=False solutions/*.ipynb
+	$(BIN)/jupyter nbconvert --to notebook --inplace --coalesce-streams solutions/*.ipynb
+	$(BIN)/python tools/workbook.py
+
+# Write notebooks/ (the learner's edition) from solutions/ again, without running anything.
+workbook: $(STAMP)
+	$(BIN)/python tools/workbook.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -1,7 +1,8 @@
 """The course: how long each notebook takes to run top to bottom, kernel start included.
 
-Each notebook runs in a fresh kernel, in the notebooks folder (as JupyterLab and nbval run
-them), and nothing is written back. A notebook that fails is reported, not fatal.
+Each notebook of the solutions edition (solutions/, where every exercise is filled in) runs in
+a fresh kernel, in its folder (as JupyterLab and nbval run it), and nothing is written back.
+A notebook that fails is reported, not fatal.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "solutions"
 
 
 @dataclass

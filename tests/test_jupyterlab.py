@@ -1,8 +1,10 @@
-"""JupyterLab serves the course: started headless on loopback, it lists and opens the notebooks.
+"""JupyterLab serves the course: started headless on loopback, it lists and opens the notebooks
+of both editions.
 
 The server runs ``sys.executable -m jupyter lab``, the same JupyterLab that ``make lab`` opens,
-rooted at notebooks/, with a random token, on a free port of 127.0.0.1 only. It is stopped
-after the tests, even when they or its start-up fail.
+rooted at the repository (so that the file browser reaches notebooks/ and solutions/), with a
+random token, on a free port of 127.0.0.1 only. It is stopped after the tests, even when they
+or its start-up fail.
 """
 
 import json
@@ -21,7 +23,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ROOT / "notebooks"
+EDITIONS = ("notebooks", "solutions")  # the learner's edition, opened first, and the solutions
 HOST = "127.0.0.1"
 STARTUP_SECONDS = 60
 # Talk to the local server directly, whatever proxy the environment names.
@@ -63,7 +65,8 @@ def _command(port, token):
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",  # fail rather than quietly take another port
         f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={NOTEBOOKS}",
+        f"--ServerApp.root_dir={ROOT}",
+        "--LabApp.default_url=/lab/tree/notebooks",
         # Nothing leaves the machine: no news feed, no update check, no extension index.
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
@@ -119,8 +122,8 @@ def lab(tmp_path_factory):
         _stop(process)
 
 
-def _notebooks_on_disk() -> list[str]:
-    return sorted(path.name for path in NOTEBOOKS.glob("*.ipynb"))
+def _notebooks_on_disk(edition) -> list[str]:
+    return sorted(path.name for path in (ROOT / edition).glob("*.ipynb"))
 
 
 def test_lab_serves_its_page(lab):
@@ -129,23 +132,39 @@ def test_lab_serves_its_page(lab):
     assert b"JupyterLab" in page
 
 
-def test_the_contents_api_lists_the_notebooks_on_disk(lab):
+def test_lab_opens_the_learners_edition(lab):
+    """The root URL leads to /lab/tree/notebooks: the file browser starts in notebooks/."""
+    request = urllib.request.Request(lab.url + "/", headers={"Authorization": f"token {lab.token}"})
+    with OPENER.open(request, timeout=10) as response:
+        assert urllib.parse.urlparse(response.url).path == "/lab/tree/notebooks"
+
+
+def test_the_file_browser_reaches_both_editions(lab):
     listing = lab.get_json("/api/contents?content=1")
+    folders = {item["name"] for item in listing["content"] if item["type"] == "directory"}
+    assert set(EDITIONS) <= folders
+
+
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_the_contents_api_lists_the_notebooks_on_disk(lab, edition):
+    listing = lab.get_json(f"/api/contents/{edition}?content=1")
     assert listing["type"] == "directory"
     served = sorted(item["name"] for item in listing["content"] if item["type"] == "notebook")
-    assert served == _notebooks_on_disk()
+    assert served == _notebooks_on_disk(edition)
 
 
-def test_a_notebook_opens_through_the_contents_api(lab):
-    names = _notebooks_on_disk()
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_a_notebook_opens_through_the_contents_api(lab, edition):
+    names = _notebooks_on_disk(edition)
     if not names:
-        pytest.skip("no notebook in notebooks/ yet")
+        pytest.skip(f"no notebook in {edition}/ yet")
     name = names[0]
-    model = lab.get_json(f"/api/contents/{urllib.parse.quote(name)}?content=1&type=notebook")
+    path = f"{edition}/{name}"
+    model = lab.get_json(f"/api/contents/{urllib.parse.quote(path)}?content=1&type=notebook")
     assert (model["name"], model["type"], model["format"]) == (name, "notebook", "json")
 
     notebook = model["content"]
-    on_disk = json.loads((NOTEBOOKS / name).read_text(encoding="utf-8"))
+    on_disk = json.loads((ROOT / path).read_text(encoding="utf-8"))
     assert notebook["nbformat"] == 4
     assert notebook["cells"], f"{name} has no cells"
     assert len(notebook["cells"]) == len(on_disk["cells"])

@@ -26,10 +26,10 @@ else:
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 # The project's own checkout state stays out of the copy; everything else goes in, so that a
-# wheel that picked up notebooks/, tests/ or data/ would show it.
+# wheel that picked up notebooks/, solutions/, tools/, tests/ or data/ would show it.
 NOT_COPIED = shutil.ignore_patterns(".*", "build", "dist", "*.egg-info", "__pycache__")
 DISTRIBUTION = PYPROJECT["name"].replace("-", "_")  # file names use the normalised name
-COURSE_FOLDERS = ("notebooks/", "tests/", "data/")
+COURSE_FOLDERS = ("notebooks/", "solutions/", "tools/", "tests/", "data/")
 
 
 def _source_version() -> str:

@@ -190,7 +190,9 @@ def test_make_lab_opens_the_notebooks_and_passes_options_through():
     commands = _make_dry_run("lab", "ARGS=--no-browser --port 8890")
     last = commands[-1]  # after setting up .venv, if it needs it
     assert re.search(r"(^|/)jupyter lab ", last), commands
-    assert "--notebook-dir=notebooks" in last or "--ServerApp.root_dir=notebooks" in last
+    # The repository is served, so that solutions/ is reachable; notebooks/ is opened.
+    assert "--notebook-dir=." in last or "--ServerApp.root_dir=." in last
+    assert "--LabApp.default_url=/lab/tree/notebooks" in last
     assert last.endswith("--no-browser --port 8890")
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
     assert ("--allow-root" in last) == is_root
@@ -201,3 +203,16 @@ def test_make_test_lints_then_runs_pytest():
     lint = next(i for i, c in enumerate(commands) if "ruff check" in c)
     tests = next(i for i, c in enumerate(commands) if "-m pytest" in c)
     assert lint < tests
+
+
+def test_make_notebooks_runs_the_solutions_then_writes_the_learners_edition():
+    commands = " ".join(_make_dry_run("notebooks"))
+    execute = commands.index("--execute")
+    assert "solutions/*.ipynb" in commands[execute:]
+    assert "notebooks/*.ipynb" not in commands, "notebooks/ is generated, never executed in place"
+    assert commands.index("tools/workbook.py") > commands.index("--coalesce-streams")
+
+
+def test_make_progress_reports_on_the_folder_it_is_given():
+    assert "tools/progress.py notebooks" in _make_dry_run("progress")[-1]
+    assert "tools/progress.py solutions" in _make_dry_run("progress", "DIR=solutions")[-1]

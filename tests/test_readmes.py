@@ -48,4 +48,11 @@ def test_the_chinese_readme_mirrors_the_english_one():
     assert _code_without_comments(english) == _code_without_comments(chinese)
     notebooks = sorted(p.name for p in (README.parent / "notebooks").glob("*.ipynb"))
     assert [f"notebooks/{name}" for name in notebooks] == [
-        link for link in _links(chinese) if link.startswith("notebooks/")]
+        link for link in _links(chinese) if link.startswith("notebooks/") and link != "notebooks/"]
+
+
+def test_the_readmes_say_how_to_work_through_the_course():
+    for readme in (README, ZH):
+        text = readme.read_text(encoding="utf-8")
+        for needle in ("make progress", "](notebooks/)", "](solutions/)", "exercises done"):
+            assert needle in text, f"{readme.name} does not mention {needle}"

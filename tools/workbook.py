@@ -1,0 +1,214 @@
+"""Write the learner's edition of the course (notebooks/) from the solutions edition (solutions/).
+
+    python tools/workbook.py                       # solutions/*.ipynb -> notebooks/
+    python tools/workbook.py --check               # exit 1 if notebooks/ is not up to date
+
+How exercises are found, in a notebook of solutions/:
+
+- A *solution cell* is a code cell with at least one region between the lines
+  ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (nbgrader's markers, each on a line of its
+  own, indented like the code between them). The exercise's number is ``NN.K``: NN from the
+  notebook's file name (``03_topological_sort.ipynb``), K counting the solution cells from the
+  top.
+- Its *check cell* is the next code cell.
+
+What the learner's edition gets, for each exercise:
+
+- Every marked region becomes a stub. Inside a ``def`` (markers indented deeper than it), the
+  region becomes ``raise NotImplementedError("Exercise NN.K is not done yet: write the body of
+  NAME")``, so the signature and docstring above it stay. At the top level, each name that the
+  region assigns becomes ``name = ...  # replace ... with your answer``; say what goes there in
+  a comment just above ``### BEGIN SOLUTION``, which is kept.
+- The solution cell and the check cell lose their outputs; both get the cell metadata
+  ``"exercise": {"number": "NN.K", "cell": "solution" | "check"}``, and the check cell the tag
+  ``raises-exception`` (on a stub it must raise; nbval then lets it).
+
+Every other cell, outputs included, is copied unchanged. ``find_exercises`` reads either
+edition: the metadata in the learner's, the markers in the solutions'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+STUB_COMMENT = "# replace ... with your answer"
+CHECK_TAG = "raises-exception"
+_DEF = re.compile(r"^(\s*)(?:async\s+)?def\s+(\w+)")
+_CLASS = re.compile(r"^(\s*)class\s+(\w+)")
+
+
+@dataclass(frozen=True)
+class Exercise:
+    number: str          # "3.2"
+    solution: int        # index of the solution cell
+    check: int           # index of the check cell
+
+
+def _notebook_number(name: str) -> int:
+    match = re.match(r"(\d+)_", name)
+    if not match:
+        raise ValueError(f"{name}: a course notebook's name starts with its number, as 03_...")
+    return int(match.group(1))
+
+
+def has_markers(source: str) -> bool:
+    return any(line.strip() == BEGIN for line in source.splitlines())
+
+
+def find_exercises(notebook, name: str) -> list[Exercise]:
+    """The exercises of a notebook of either edition, in order (see the module's docstring)."""
+    cells = notebook.cells
+    tagged = {}
+    for index, cell in enumerate(cells):
+        info = cell.get("metadata", {}).get("exercise")
+        if info:
+            tagged.setdefault(info["number"], {})[info["cell"]] = index
+    if tagged:
+        return [Exercise(number, parts["solution"], parts["check"])
+                for number, parts in tagged.items()]
+
+    exercises = []
+    for index, cell in enumerate(cells):
+        if cell.cell_type != "code" or not has_markers(cell.source):
+            continue
+        check = next((i for i in range(index + 1, len(cells)) if cells[i].cell_type == "code"),
+                     None)
+        number = f"{_notebook_number(name)}.{len(exercises) + 1}"
+        if check is None or has_markers(cells[check].source):
+            raise ValueError(f"{name}: exercise {number} has no check cell after its solution")
+        exercises.append(Exercise(number, index, check))
+    return exercises
+
+
+def _enclosing_function(lines: list[str], begin: int, indent: int) -> str | None:
+    """``Class.method`` or ``function`` whose body holds the marker at lines[begin]."""
+    for i in range(begin - 1, -1, -1):
+        match = _DEF.match(lines[i])
+        if match and len(match.group(1)) < indent:
+            name, def_indent = match.group(2), len(match.group(1))
+            for j in range(i - 1, -1, -1):
+                owner = _CLASS.match(lines[j])
+                if owner and len(owner.group(1)) < def_indent:
+                    return f"{owner.group(2)}.{name}"
+                if lines[j].strip() and len(lines[j]) - len(lines[j].lstrip()) < def_indent:
+                    break
+            return name
+        if lines[i][:1].strip() and not lines[i].startswith("#"):
+            return None  # reached top-level code first
+    return None
+
+
+def _assigned_names(code: str, where: str) -> list[str]:
+    """The names a top-level region assigns, in order: ``a, _ = ...`` gives ``["a"]``."""
+    names = []
+
+    def add(target):
+        if isinstance(target, ast.Name) and target.id != "_" and target.id not in names:
+            names.append(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                add(element)
+
+    for statement in ast.parse(code).body:
+        if isinstance(statement, ast.Assign):
+            for target in statement.targets:
+                add(target)
+        elif isinstance(statement, (ast.AnnAssign, ast.AugAssign)):
+            add(statement.target)
+    if not names:
+        raise ValueError(f"{where}: a top-level solution region must assign a name; put the "
+                         "markers inside a function's body to stub the function")
+    return names
+
+
+def stub_source(source: str, number: str) -> str:
+    """The source of a solution cell with every marked region replaced by its stub."""
+    lines = source.split("\n")
+    out, i = [], 0
+    while i < len(lines):
+        if lines[i].strip() != BEGIN:
+            if lines[i].strip() == END:
+                raise ValueError(f"exercise {number}: {END} without {BEGIN}")
+            out.append(lines[i])
+            i += 1
+            continue
+        indent = len(lines[i]) - len(lines[i].lstrip())
+        end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == END), None)
+        if end is None:
+            raise ValueError(f"exercise {number}: {BEGIN} without {END}")
+        if any(lines[j].strip() == BEGIN for j in range(i + 1, end)):
+            raise ValueError(f"exercise {number}: nested {BEGIN}")
+        pad = " " * indent
+        function = _enclosing_function(lines, i, indent) if indent else None
+        if function:
+            message = f"Exercise {number} is not done yet: write the body of {function}"
+            out.append(f'{pad}raise NotImplementedError("{message}")')
+        else:
+            region = "\n".join(line[indent:] for line in lines[i + 1:end])
+            for name in _assigned_names(region, f"exercise {number}"):
+                out.append(f"{pad}{name} = ...  {STUB_COMMENT}")
+        i = end + 1
+    return "\n".join(out)
+
+
+def learners_edition(notebook, name: str):
+    """A copy of a solutions notebook, made into the learner's edition."""
+    learner = copy.deepcopy(notebook)
+    for exercise in find_exercises(notebook, name):
+        for role, index in (("solution", exercise.solution), ("check", exercise.check)):
+            cell = learner.cells[index]
+            if role == "solution":
+                cell.source = stub_source(cell.source, exercise.number)
+            else:
+                tags = cell.metadata.setdefault("tags", [])
+                if CHECK_TAG not in tags:
+                    tags.append(CHECK_TAG)
+            cell.metadata["exercise"] = {"number": exercise.number, "cell": role}
+            cell.outputs = []
+            cell.execution_count = None
+    return learner
+
+
+def generate(source: Path) -> str:
+    """The learner's edition of the notebook file ``source``, as the text to write."""
+    notebook = nbformat.read(source, as_version=4)
+    text = nbformat.writes(learners_edition(notebook, source.name))
+    return text if text.endswith("\n") else text + "\n"  # as nbformat.write ends a file
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--solutions", type=Path, default=ROOT / "solutions")
+    parser.add_argument("--notebooks", type=Path, default=ROOT / "notebooks")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; fail if a learner's notebook is out of date")
+    args = parser.parse_args(argv)
+
+    stale = []
+    args.notebooks.mkdir(exist_ok=True)
+    for source in sorted(args.solutions.glob("*.ipynb")):
+        target = args.notebooks / source.name
+        text = generate(source)
+        if target.exists() and target.read_text(encoding="utf-8") == text:
+            continue
+        stale.append(target.name)
+        if not args.check:
+            target.write_text(text, encoding="utf-8")
+    verb = "out of date" if args.check else "written"
+    print(f"learner's edition: {len(stale)} notebook(s) {verb}" +
+          (f": {', '.join(stale)}" if stale else ""))
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
