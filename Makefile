@@ -12,6 +12,12 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 DIR    ?= notebooks
 
+# One BLAS thread per process: the course's matrices are small, and on two cores two kernels
+# (or a kernel and a test worker) with two BLAS threads each slowed convolutions tenfold.
+export OMP_NUM_THREADS ?= 1
+export OPENBLAS_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+
 # jupyter lab refuses to run as root unless told it may.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
@@ -37,8 +43,9 @@ progress: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Two workers or more, a file each (nbval runs one notebook's cells in order in one kernel).
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # For maintainers: solutions/ is the source. Re-run every notebook there in place and store what
 # nbval will compare (streams are merged afterwards, since how a print is split into pieces

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -37,6 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from workbook import find_exercises  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+# Two kernels run at a time: one BLAS thread each, or they fight over the cores (see Makefile).
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 DONE, NOT_YET, WRONG = "done", "not yet", "wrong"
 
 
