@@ -190,13 +190,13 @@ class NumpyMLP:
                 exp = np.exp(shifted)
                 total = exp.sum(axis=1, keepdims=True)
                 rows = np.arange(len(t))
-                self.loss = np.mean(np.log(total[:, 0]) - shifted[rows, t])
+                self.loss = (np.log(total[:, 0]) - shifted[rows, t]).sum() / len(t)
                 dz = exp / total
                 dz[rows, t] -= 1.0
                 dz /= len(t)
             else:  # mean squared error; ∂L/∂z = 2 (z - t) / n
                 diff = z - t.reshape(z.shape)
-                self.loss = np.mean(diff * diff)
+                self.loss = (diff * diff).sum() / diff.size
                 dz = (2.0 / diff.size) * diff
             dW2, db2 = h.T @ dz, dz.sum(axis=0)
             da = (dz @ W2.T) * (a > 0)
@@ -318,7 +318,7 @@ class NumpyCNN:
             exp = np.exp(shifted)
             total = exp.sum(axis=1, keepdims=True)
             rows = np.arange(len(t))
-            self.loss = np.mean(np.log(total[:, 0]) - shifted[rows, t])
+            self.loss = (np.log(total[:, 0]) - shifted[rows, t]).sum() / len(t)
             dz = exp / total
             dz[rows, t] -= 1.0
             dz /= len(t)

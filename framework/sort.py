@@ -30,10 +30,11 @@ def topological_sort(feed_dict: dict) -> list[Node]:
         node = ready.popleft()
         order.append(node)
         for output in node.outputs:
-            in_degree[output] -= 1
-            if in_degree[output] == 0:
+            missing = in_degree[output] - 1
+            in_degree[output] = missing
+            if missing == 0:
                 ready.append(output)
-            elif in_degree[output] < 0:  # more edges in than its inputs: links made by hand
+            elif missing < 0:  # more edges in than its inputs: links made by hand
                 raise _broken_link(node, output)
 
     if len(order) < len(in_degree):
@@ -71,16 +72,15 @@ def _in_degrees(feed_dict) -> dict[Node, int]:
     """Every node reachable from the fed ones along inputs or outputs, in discovery order,
     mapped to its in-degree: its number of distinct inputs (``a * a`` has one edge from a).
     """
-    in_degree = {node: len(set(node.inputs)) for node in feed_dict}
+    in_degree = {node: _distinct(node.inputs) for node in feed_dict}
     frontier = list(in_degree)
     try:
         while frontier:
             node = frontier.pop()
-            for neighbours in (node.outputs, node.inputs):
-                for neighbour in neighbours:
-                    if neighbour not in in_degree:
-                        in_degree[neighbour] = len(set(neighbour.inputs))
-                        frontier.append(neighbour)
+            for neighbour in node.outputs + node.inputs:
+                if neighbour not in in_degree:
+                    in_degree[neighbour] = _distinct(neighbour.inputs)
+                    frontier.append(neighbour)
     except (AttributeError, TypeError):  # something that is not a node among the links
         for other in (*node.inputs, *node.outputs):
             if not isinstance(other, Node):
@@ -88,6 +88,11 @@ def _in_degrees(feed_dict) -> dict[Node, int]:
                                 "inputs and outputs must hold nodes only") from None
         raise
     return in_degree
+
+
+def _distinct(inputs) -> int:
+    """How many different nodes ``inputs`` holds (one input needs no set to tell)."""
+    return len(inputs) if len(inputs) < 2 else len(set(inputs))
 
 
 def _broken_link(node, other) -> ValueError:
