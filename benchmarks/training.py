@@ -162,6 +162,20 @@ class FrameworkMLP:
         return not sent and not any(node.needs_gradient for node in data)
 
 
+def softmax_cross_entropy(z, t):
+    """The log-sum-exp cross-entropy of logits z (B, classes) against labels t, as sum / B, and
+    its gradient ∂L/∂z = (softmax(z) - onehot(t)) / B: the framework's formulas."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    total = exp.sum(axis=1, keepdims=True)
+    rows = np.arange(len(t))
+    loss = (np.log(total[:, 0]) - shifted[rows, t]).sum() / len(t)
+    dz = exp / total
+    dz[rows, t] -= 1.0
+    dz /= len(t)
+    return loss, dz
+
+
 class NumpyMLP:
     """The same model written by hand, as a competent NumPy user would.
 
@@ -185,15 +199,8 @@ class NumpyMLP:
             a = x @ W1 + b1
             h = np.maximum(a, 0.0)
             z = h @ W2 + b2
-            if classify:  # log-sum-exp cross-entropy; ∂L/∂z = (softmax(z) - onehot(t)) / B
-                shifted = z - z.max(axis=1, keepdims=True)
-                exp = np.exp(shifted)
-                total = exp.sum(axis=1, keepdims=True)
-                rows = np.arange(len(t))
-                self.loss = (np.log(total[:, 0]) - shifted[rows, t]).sum() / len(t)
-                dz = exp / total
-                dz[rows, t] -= 1.0
-                dz /= len(t)
+            if classify:
+                self.loss, dz = softmax_cross_entropy(z, t)
             else:  # mean squared error; ∂L/∂z = 2 (z - t) / n
                 diff = z - t.reshape(z.shape)
                 self.loss = (diff * diff).sum() / diff.size
@@ -313,15 +320,7 @@ class NumpyCNN:
             h2 = np.maximum(a2, 0.0)
             features = np.reshape(h2, (n, -1))
             z = features @ W + b
-            # log-sum-exp cross-entropy; ∂L/∂z = (softmax(z) - onehot(t)) / B
-            shifted = z - z.max(axis=1, keepdims=True)
-            exp = np.exp(shifted)
-            total = exp.sum(axis=1, keepdims=True)
-            rows = np.arange(len(t))
-            self.loss = (np.log(total[:, 0]) - shifted[rows, t]).sum() / len(t)
-            dz = exp / total
-            dz[rows, t] -= 1.0
-            dz /= len(t)
+            self.loss, dz = softmax_cross_entropy(z, t)
             # backward: linear, flatten, ReLU, conv 2
             dW, db = features.T @ dz, dz.sum(axis=0)
             da2 = np.reshape(dz @ W.T, h2.shape) * (a2 > 0)

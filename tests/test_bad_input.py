@@ -2,21 +2,9 @@
 
 import numpy as np
 import pytest
+from helpers import assert_names, run
 
 import framework as fw
-
-
-def assert_names(error, *texts):
-    """The error's message contains every one of ``texts`` (a node's name, a shape...)."""
-    message = str(error.value)
-    missing = [text for text in texts if text not in message]
-    assert not missing, f"{missing} not in: {message}"
-
-
-def run(feed):
-    graph = fw.topological_sort(feed)
-    fw.forward(graph)
-    return graph
 
 
 def test_linear_with_a_weight_for_other_input_features():

@@ -9,6 +9,7 @@ the node and the shapes.
 
 import numpy as np
 import pytest
+from helpers import assert_names, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_ops_gradients import WeightedSum, arrays, check_op, seeds
@@ -18,16 +19,8 @@ import framework as fw
 FAST = settings(max_examples=25, deadline=None)
 
 
-def assert_names(error, *texts):
-    message = str(error.value)
-    missing = [text for text in texts if text not in message]
-    assert not missing, f"{missing} not in: {message}"
 
 
-def run(feed):
-    graph = fw.topological_sort(feed)
-    fw.forward(graph)
-    return graph
 
 
 def pad(x, p):

@@ -9,6 +9,7 @@ and every kind of bad argument, whose error must name the node and the shapes.
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
+from helpers import assert_names, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_ops_gradients import arrays, check_op, seeds, sigmoid, values
@@ -22,16 +23,8 @@ positive = st.floats(0.2, 2.0)
 away_from_zero = st.one_of(st.floats(0.3, 2.0), st.floats(-2.0, -0.3))
 
 
-def assert_names(error, *texts):
-    message = str(error.value)
-    missing = [text for text in texts if text not in message]
-    assert not missing, f"{missing} not in: {message}"
 
 
-def run(feed):
-    graph = fw.topological_sort(feed)
-    fw.forward(graph)
-    return graph
 
 
 # Element-wise: division, powers, exp, log.
