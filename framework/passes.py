@@ -97,11 +97,11 @@ def describe_non_finite(graph: list[Node], loss: Node) -> str:
         if node in upstream and node.value is not None:
             bad = ~np.isfinite(np.asarray(node.value))
             if bad.any():
-                return (f"the loss {loss!r} is {float(loss.value)}: {node!r} holds "
+                return (f"the loss {loss!r} is {np.asarray(loss.value).item()}: {node!r} holds "
                         f"{count_non_finite(node.value)}, first at index "
                         f"{tuple(int(i) for i in np.argwhere(bad)[0])}; "
                         "backward refused, and no gradient or parameter was changed")
-    return f"the loss {loss!r} is {float(loss.value)}"
+    return f"the loss {loss!r} is {np.asarray(loss.value).item()}"
 
 
 def count_non_finite(value) -> str:

@@ -1,5 +1,7 @@
 """NaN and infinity: caught at their source by backward, never written into a parameter."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -121,3 +123,14 @@ def test_a_learning_rate_changed_later_is_checked_too():
     with pytest.raises(ValueError, match=r"Adam.*learning rate.*-1"):
         adam.learning_rate = -1
     assert adam.learning_rate == 0.001
+
+
+def test_a_loss_held_in_a_one_element_array_is_checked_too():
+    x = fw.Parameter("x")
+    fw.Sigmoid(x, name="s")
+    graph = fw.topological_sort({x: np.array([[np.nan]])})
+    fw.forward(graph)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NumPy deprecation on the way to the message
+        with pytest.raises(FloatingPointError, match=r"Sigmoid\('s'\) is nan.*Parameter\('x'\)"):
+            fw.backward(graph)
