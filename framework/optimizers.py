@@ -34,14 +34,13 @@ def _gradient(node):
     return grad
 
 
-def check_number(owner: str, what: str, value, low=0.0, high=math.inf, high_included=False):
-    """Refuse anything but a finite real number in [low, high) (or [low, high])."""
+def check_number(owner: str, what: str, value, low=0.0, high=math.inf):
+    """Refuse anything but a finite real number in [low, high)."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{owner}: the {what} must be a number, got {value!r} "
                         f"({type(value).__name__})")
-    inside = value <= high if high_included else value < high
-    if not (math.isfinite(value) and value >= low and inside):
-        bound = "finite" if high == math.inf else f"{'≤' if high_included else '<'} {high:g}"
+    if not (math.isfinite(value) and low <= value < high):
+        bound = "finite" if high == math.inf else f"< {high:g}"
         raise ValueError(f"{owner}: the {what} must be a number ≥ {low:g} and {bound}, "
                          f"got {value!r}")
     return value
