@@ -22,12 +22,12 @@ class Sigmoid(_Activation):
     def forward(self):
         x = self.inputs[0].value
         self.e = np.exp(-np.abs(x))
-        one_plus_e = 1.0 + self.e
-        self.value = np.where(x >= 0, 1.0, self.e) / one_plus_e
+        self.one_plus_e = 1.0 + self.e
+        self.value = np.where(x >= 0, 1.0, self.e) / self.one_plus_e
 
     def backward(self):
-        e = self.e
-        self.send_gradient(self.inputs[0], self.upstream_gradient() * (e / ((1.0 + e) * (1.0 + e))))
+        derivative = self.e / (self.one_plus_e * self.one_plus_e)
+        self.send_gradient(self.inputs[0], self.upstream_gradient() * derivative)
 
 
 class ReLU(_Activation):

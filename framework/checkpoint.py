@@ -21,7 +21,7 @@ def _named_trainables(graph: list[Node]) -> dict:
     for node in trainables(graph):
         if not isinstance(node.name, str) or not node.name:
             raise ValueError(f"{node!r} needs a non-empty text name to be saved or loaded")
-        if "\0" in node.name or not node.name.isprintable() and _not_utf8(node.name):
+        if "\0" in node.name or _not_utf8(node.name):
             # A zip entry name stops at a NUL, and must be valid UTF-8: such a name would
             # come back changed, and the file would not load.
             raise ValueError(
