@@ -41,6 +41,11 @@ class Node:
     ``backward`` (fill ``self.gradients`` from the gradient that flows back from the outputs).
     """
 
+    # The attributes every node has live in fixed slots rather than in a per-node dictionary:
+    # a node takes less memory, and a graph of a million nodes sorts faster. (``__dict__``
+    # stays, so each op can keep what its backward needs, such as ``self.diff``.)
+    __slots__ = ("inputs", "outputs", "id", "name", "is_trainable", "value", "gradients",
+                 "backward_pass", "needs_gradient", "__dict__", "__weakref__")
     kind = "operation"  # used by drawings: data, parameter, constant, operation or loss
     __array_ufunc__ = None  # makes `array + node` call Node.__radd__ instead of NumPy looping
 

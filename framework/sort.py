@@ -19,21 +19,27 @@ def topological_sort(feed_dict: dict) -> list[Node]:
     Every node connected to a fed node is returned, constants included. Kahn's algorithm:
     count each node's inputs (its in-degree), start from the nodes with none, and each time a
     node is placed, remove its outgoing edges; a node whose count reaches zero is ready.
-    Nodes are discovered and placed first-in first-out, so the same graph gives the same order.
+    Nodes are discovered in a fixed order and placed first-in first-out, so the same graph
+    gives the same order.
     A cycle leaves nodes that never become ready, and is reported by name.
     """
     _feed(feed_dict)
-    in_degree = _in_degrees(feed_dict)
-    ready = deque(node for node, degree in in_degree.items() if degree == 0)
-    order = Order()
-    while ready:
-        node = ready.popleft()
-        order.append(node)
+    in_degree, sources = _discover(feed_dict)
+    # The order is also the first-in first-out queue of ready nodes: the loop walks along it
+    # while the nodes that become ready join its end (a for loop over a list also visits
+    # what is appended during the loop).
+    order = Order(sources)
+    order.end_nodes = []
+    for node in order:
+        # The sort takes every connected node, so every output is in the order: an end node
+        # is one with no outputs yet (nodes built later are not in this order).
+        if not node.outputs:
+            order.end_nodes.append(node)
         for output in node.outputs:
             missing = in_degree[output] - 1
             in_degree[output] = missing
             if missing == 0:
-                ready.append(output)
+                order.append(output)
             elif missing < 0:  # more edges in than its inputs: links made by hand
                 raise _broken_link(node, output)
 
@@ -42,9 +48,6 @@ def topological_sort(feed_dict: dict) -> list[Node]:
         cycle = " -> ".join(n.name for n in _find_cycle(in_degree))
         raise ValueError(f"the graph has a cycle, so it has no topological order: {cycle}")
     mark_needs_gradient(order)
-    # The sort takes every connected node, so every output is in the order: an end node is
-    # one with no outputs yet (nodes built later are not in this order).
-    order.end_nodes = [node for node in order if not node.outputs]
     return order
 
 
@@ -68,18 +71,29 @@ def _feed(feed_dict):
         node.value = as_float_array(value, node)
 
 
-def _in_degrees(feed_dict) -> dict[Node, int]:
+def _discover(feed_dict) -> tuple[dict[Node, int], list[Node]]:
     """Every node reachable from the fed ones along inputs or outputs, in discovery order,
-    mapped to its in-degree: its number of distinct inputs (``a * a`` has one edge from a).
+    mapped to its in-degree: its number of distinct inputs (``a * a`` has one edge from a);
+    and the sources, the nodes with no inputs, in the same order: Kahn's algorithm starts
+    from them.
     """
     in_degree = {node: _distinct(node.inputs) for node in feed_dict}
-    frontier = list(in_degree)
+    sources = [node for node in feed_dict if not node.inputs]
+    # The nodes found but not yet explored, last found explored first. A deque, not a list:
+    # along a chain this stack keeps emptying and refilling, and a list shrinks its storage
+    # each time it empties, only to grow it again on the next append.
+    frontier = deque(in_degree)
     try:
         while frontier:
             node = frontier.pop()
             for neighbour in node.outputs + node.inputs:
                 if neighbour not in in_degree:
-                    in_degree[neighbour] = _distinct(neighbour.inputs)
+                    # _distinct written out: a function call for every node costs more
+                    # than the counting itself, and most nodes have a single input.
+                    inputs = neighbour.inputs
+                    in_degree[neighbour] = len(inputs) if len(inputs) < 2 else len(set(inputs))
+                    if not inputs:
+                        sources.append(neighbour)
                     frontier.append(neighbour)
     except (AttributeError, TypeError):  # something that is not a node among the links
         for other in (*node.inputs, *node.outputs):
@@ -87,7 +101,7 @@ def _in_degrees(feed_dict) -> dict[Node, int]:
                 raise TypeError(f"{node!r} is linked to {other!r}, which is not a Node; "
                                 "inputs and outputs must hold nodes only") from None
         raise
-    return in_degree
+    return in_degree, sources
 
 
 def _distinct(inputs) -> int:
