@@ -68,27 +68,29 @@ class SoftmaxCrossEntropy(Node):
             )
         self.classes = self._class_ids(labels.value, z.shape[1])
         shifted = z - z.max(axis=1, keepdims=True)
-        exp = np.exp(shifted)
-        total = exp.sum(axis=1, keepdims=True)
-        self.probabilities = exp / total
+        self.exp = np.exp(shifted)
+        self.total = self.exp.sum(axis=1, keepdims=True)
         self.rows = np.arange(z.shape[0])
-        self.value = (np.log(total[:, 0]) - shifted[self.rows, self.classes]).sum() / len(z)
+        self.value = (np.log(self.total[:, 0]) - shifted[self.rows, self.classes]).sum() / len(z)
 
     def _class_ids(self, labels, n_classes):
-        # Check before casting: NaN, inf or huge labels do not survive a cast to int.
-        valid = (labels >= 0) & (labels < n_classes) & (np.floor(labels) == labels)
+        # Clamped into [-0.5, n - 0.5] first (fmax and fmin also turn NaN into a bound), the
+        # labels cast to int without a warning; then a label is valid exactly when it equals
+        # its class id: a fraction, a NaN, an inf or a label out of range loses something.
+        classes = np.fmin(np.fmax(labels, -0.5), n_classes - 0.5).astype(np.intp)
+        valid = classes == labels
         if not valid.all():
             bad = labels[~valid]
             raise ValueError(
                 f"{self!r}: labels must be whole numbers from 0 to {n_classes - 1} "
                 f"(the logits have {n_classes} classes); got {bad[:5].tolist()}"
             )
-        return labels.astype(np.intp)
+        return classes
 
     def backward(self):
         logits = self.inputs[0]
         if logits.needs_gradient:
-            grad = self.probabilities.copy()
+            grad = self.exp / self.total  # the softmax: a new array, ours to change in place
             grad[self.rows, self.classes] -= 1.0
-            grad *= self.upstream_gradient() / len(self.classes)  # our own copy: scale in place
+            grad *= self.upstream_gradient() / len(self.classes)
             self.send_gradient(logits, grad)

@@ -19,19 +19,20 @@ def trainables(graph: list[Node]) -> list[Placeholder]:
     return [node for node in graph if node.is_trainable and isinstance(node, Placeholder)]
 
 
-def _gradient(node):
-    try:
-        grad = node.gradients[node]
-    except KeyError:
-        raise ValueError(
-            f"{node!r} has no gradient; run backward(graph) before updating it"
-        ) from None
-    if grad.shape != node.value.shape:
-        raise ValueError(
-            f"{node!r} has value shape {node.value.shape} but its gradient has shape "
-            f"{grad.shape}; it was given a new value after backward: run backward again"
-        )
-    return grad
+def _gradients(nodes: list[Placeholder]) -> list[np.ndarray]:
+    """Each node's ∂loss/∂node, after checking that backward gave it one that fits its value."""
+    grads = []
+    for node in nodes:
+        grad = node.gradients.get(node)
+        if grad is None:
+            raise ValueError(f"{node!r} has no gradient; run backward(graph) before updating it")
+        if grad.shape != node.value.shape:
+            raise ValueError(
+                f"{node!r} has value shape {node.value.shape} but its gradient has shape "
+                f"{grad.shape}; it was given a new value after backward: run backward again"
+            )
+        grads.append(grad)
+    return grads
 
 
 def check_number(owner: str, what: str, value, low=0.0, high=math.inf):
@@ -46,26 +47,31 @@ def check_number(owner: str, what: str, value, low=0.0, high=math.inf):
     return value
 
 
-def _sum_of_squares_is_finite(value) -> bool:
-    """A NaN or an inf in ``value`` makes the sum of its squares NaN or inf: one BLAS call
-    finds it. (So can an overflow of finite squares: the caller then looks element by element.)"""
-    return math.isfinite(np.vdot(value, value))
+def _all_finite(values: list[np.ndarray]) -> bool:
+    """A NaN or an inf in an array makes the sum of its squares NaN or inf: one BLAS dot per
+    array finds it. (So can an overflow of finite squares: the caller then looks element by
+    element.) ``ndarray.dot`` of the flat arrays skips the Python layer of ``np.vdot``."""
+    for value in values:
+        flat = value.ravel()
+        if not math.isfinite(flat.dot(flat)):
+            return False
+    return True
 
 
-def _write_all_or_nothing(owner: str, updates: dict):
-    """Write ``updates`` {node: new value} only if every value is finite."""
-    if not all(map(_sum_of_squares_is_finite, updates.values())):
-        bad = next((node for node, value in updates.items() if not np.isfinite(value).all()),
-                   None)
-        if bad is not None:
-            grad = bad.gradients[bad]
-            cause = (f"its gradient holds {count_non_finite(grad)}" if not np.isfinite(grad).all()
-                     else "the step overflowed (a learning rate too large?)")
-            raise FloatingPointError(
-                f"{owner}: the step would write {count_non_finite(updates[bad])} into {bad!r}: "
-                f"{cause}. No parameter was changed."
-            )
-    for node, value in updates.items():
+def _write_all_or_nothing(owner: str, nodes: list, values: list):
+    """Give each node its new value, only if every value is finite."""
+    if not _all_finite(values):
+        for node, value in zip(nodes, values, strict=True):
+            if not np.isfinite(value).all():
+                grad = node.gradients[node]
+                cause = (f"its gradient holds {count_non_finite(grad)}"
+                         if not np.isfinite(grad).all()
+                         else "the step overflowed (a learning rate too large?)")
+                raise FloatingPointError(
+                    f"{owner}: the step would write {count_non_finite(value)} into {node!r}: "
+                    f"{cause}. No parameter was changed."
+                )
+    for node, value in zip(nodes, values, strict=True):
         node.value = value
 
 
@@ -75,9 +81,9 @@ def optimize(graph: list[Node], learning_rate: float = 1e-2):
 
 
 def _gradient_descent(graph, learning_rate, owner):
-    _write_all_or_nothing(owner, {
-        node: node.value - learning_rate * _gradient(node) for node in trainables(graph)
-    })
+    nodes = trainables(graph)
+    steps = zip(nodes, _gradients(nodes), strict=True)
+    _write_all_or_nothing(owner, nodes, [node.value - learning_rate * grad for node, grad in steps])
 
 
 class Optimizer:
@@ -105,15 +111,16 @@ class Optimizer:
         self.state = {}
 
     def step(self, graph: list[Node]):
-        updates, states = {}, {}
-        for node in trainables(graph):
-            grad = _gradient(node)
+        nodes, values, states = trainables(graph), [], []
+        for node, grad in zip(nodes, _gradients(nodes), strict=True):
             state = self.state.get(node)
             if state is not None:
                 self._check_state(node, state)
-            updates[node], states[node] = self.update(node.value, grad, state)
-        _write_all_or_nothing(type(self).__name__, updates)
-        self.state.update(states)
+            value, state = self.update(node.value, grad, state)
+            values.append(value)
+            states.append(state)
+        _write_all_or_nothing(type(self).__name__, nodes, values)
+        self.state.update(zip(nodes, states, strict=True))
 
     def update(self, value, grad, state):
         raise NotImplementedError(f"{type(self).__name__} must implement update()")
