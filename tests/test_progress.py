@@ -1,16 +1,21 @@
-"""Both editions run once each (with nbclient, errors kept), and the runs are read twice: the
-checks are honest both ways, and tools/progress.py reports 0 done and all done.
+"""The learner's edition runs once (with nbclient, errors kept) and is read twice; the
+solutions are read as committed. The checks are honest both ways, and tools/progress.py reports
+0 done and all done.
 
 - In the learner's edition every check cell raises on its blank, with the stub's "Exercise NN.K
   is not done yet" message, and every other cell runs without an error. (nbval only *permits*
   an error in a cell tagged raises-exception; this is where it is required.)
-- In the solutions edition no cell raises, so every check passes on the solution.
+- In the solutions edition no cell raises, so every check passes on the solution. The committed
+  outputs say so: strict nbval re-runs solutions/, where no cell is tagged raises-exception, and
+  fails on any error or any output that differs from the committed one. Running the solutions a
+  second time here would only repeat that (about a minute of this machine's two cores).
 """
 
 import copy
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 from nbformat.v4 import new_output
 
@@ -24,21 +29,28 @@ NAMES = sorted(path.name for path in (ROOT / "solutions").glob("*.ipynb"))
 
 
 @pytest.fixture(scope="module")
-def runs():
-    """{edition: {name: executed notebook}}: each notebook of both editions runs once."""
-    editions = ("notebooks", "solutions")
-    executed = progress.execute_all([ROOT / e / n for e in editions for n in NAMES], bar=False)
-    return {e: {n: executed[ROOT / e / n] for n in NAMES} for e in editions}
+def learners_run():
+    """{name: executed notebook}: each notebook of the learner's edition runs once."""
+    executed = progress.execute_all([ROOT / "notebooks" / n for n in NAMES], bar=False)
+    return {n: executed[ROOT / "notebooks" / n] for n in NAMES}
 
 
 @pytest.fixture(scope="module")
-def learners_run(runs):
-    return runs["notebooks"]
+def solutions_run():
+    """{name: notebook as committed}: its outputs are a run's, as strict nbval checks."""
+    return {n: nbformat.read(ROOT / "solutions" / n, as_version=4) for n in NAMES}
 
 
-@pytest.fixture(scope="module")
-def solutions_run(runs):
-    return runs["solutions"]
+def test_nbval_runs_every_solutions_cell_and_allows_no_error():
+    """What makes the committed outputs of solutions/ trustworthy here: no cell is skipped or
+    allowed to raise (by a tag or by an NBVAL_ comment), so nbval runs every cell and fails the
+    suite if one raises."""
+    for name in NAMES:
+        notebook = nbformat.read(ROOT / "solutions" / name, as_version=4)
+        exempt = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code" and (
+            {"raises-exception", "nbval-skip"} & set(cell.metadata.get("tags", []))
+            or "NBVAL_RAISES_EXCEPTION" in cell.source or "NBVAL_SKIP" in cell.source)]
+        assert exempt == [], f"{name}: cells {exempt} may raise or are skipped under nbval"
 
 
 def _errors(notebook):
