@@ -1,0 +1,56 @@
+"""Where one training step's time goes, phase by phase, and what the framework adds per node.
+
+For each MLP the same batch is trained again and again, and each piece keeps the best of many
+repeats (hot caches, least disturbed by a neighbour): the framework's forward pass, backward
+pass and optimizer step, its whole step, and the hand-written NumPy step. The difference
+between the two steps, divided by the number of nodes in the graph, is what the framework
+costs per node per step on top of the same NumPy work: calls, checks and bookkeeping.
+"""
+
+from __future__ import annotations
+
+import timeit
+from dataclasses import dataclass
+
+import numpy as np
+import training
+
+import framework as fw
+
+
+@dataclass
+class StepCost:
+    name: str
+    nodes: int
+    microseconds: dict  # "forward", "backward", "optimizer", "framework step", "NumPy step"
+
+    @property
+    def extra_per_node(self) -> float:
+        step = self.microseconds
+        return (step["framework step"] - step["NumPy step"]) / self.nodes
+
+
+def _best_microseconds(work, number=200, repeat=15) -> float:
+    return min(timeit.repeat(work, number=number, repeat=repeat)) / number * 1e6
+
+
+def measure(problem: training.Problem) -> StepCost:
+    batch = [np.arange(problem.batch_size)]  # the same rows every step
+    model, reference = training.FrameworkMLP(problem), training.NumpyMLP(problem)
+    # A learning rate of 0 changes no parameter (the arithmetic is done all the same), so
+    # every repeat does the same work.
+    model.optimizer.learning_rate = problem.learning_rate = 0.0
+    graph = model.graph
+    model.train_epoch(batch)
+    reference.train_epoch(batch)
+    return StepCost(problem.name, len(graph), {
+        "forward": _best_microseconds(lambda: fw.forward(graph)),
+        "backward": _best_microseconds(lambda: fw.backward(graph)),
+        "optimizer": _best_microseconds(lambda: model.optimizer.step(graph)),
+        "framework step": _best_microseconds(lambda: model.train_epoch(batch)),
+        "NumPy step": _best_microseconds(lambda: reference.train_epoch(batch)),
+    })
+
+
+def benchmark(problems) -> list[StepCost]:
+    return [measure(problem) for problem in problems]
