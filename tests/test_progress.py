@@ -41,12 +41,11 @@ def solutions_run():
     return {n: nbformat.read(ROOT / "solutions" / n, as_version=4) for n in NAMES}
 
 
-def test_nbval_runs_every_solutions_cell_and_allows_no_error():
+def test_nbval_runs_every_solutions_cell_and_allows_no_error(solutions_run):
     """What makes the committed outputs of solutions/ trustworthy here: no cell is skipped or
     allowed to raise (by a tag or by an NBVAL_ comment), so nbval runs every cell and fails the
     suite if one raises."""
-    for name in NAMES:
-        notebook = nbformat.read(ROOT / "solutions" / name, as_version=4)
+    for name, notebook in solutions_run.items():
         exempt = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code" and (
             {"raises-exception", "nbval-skip"} & set(cell.metadata.get("tags", []))
             or "NBVAL_RAISES_EXCEPTION" in cell.source or "NBVAL_SKIP" in cell.source)]
