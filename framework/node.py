@@ -45,7 +45,8 @@ class Node:
     # a node takes less memory, and a graph of a million nodes sorts faster. (``__dict__``
     # stays, so each op can keep what its backward needs, such as ``self.diff``.)
     __slots__ = ("inputs", "outputs", "id", "name", "is_trainable", "value", "gradients",
-                 "backward_pass", "needs_gradient", "__dict__", "__weakref__")
+                 "backward_pass", "needs_gradient", "_found_by", "_inputs_left",
+                 "__dict__", "__weakref__")
     kind = "operation"  # used by drawings: data, parameter, constant, operation or loss
     __array_ufunc__ = None  # makes `array + node` call Node.__radd__ instead of NumPy looping
 
@@ -65,6 +66,10 @@ class Node:
         # Set by topological_sort (by backward, for an order made by hand): does any trainable
         # placeholder lie upstream of this node?
         self.needs_gradient = is_trainable
+        # Scratch space of topological_sort: which sort found this node last, and how many of
+        # its inputs that sort has still to place.
+        self._found_by = None
+        self._inputs_left = 0
         for node in self.inputs:  # all checked before any link, so a refused node leaves no trace
             if not isinstance(node, Node):
                 raise TypeError(f"{self!r}: every input must be a Node, got {type(node).__name__}")

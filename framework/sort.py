@@ -1,5 +1,6 @@
 """Ordering the graph: Kahn's topological sort, iterative and linear in nodes plus edges."""
 
+import threading
 from collections import deque
 
 from .node import Constant, Node, Placeholder, as_float_array
@@ -24,31 +25,39 @@ def topological_sort(feed_dict: dict) -> list[Node]:
     A cycle leaves nodes that never become ready, and is reported by name.
     """
     _feed(feed_dict)
-    in_degree, sources = _discover(feed_dict)
-    # The order is also the first-in first-out queue of ready nodes: the loop walks along it
-    # while the nodes that become ready join its end (a for loop over a list also visits
-    # what is appended during the loop).
-    order = Order(sources)
-    order.end_nodes = []
-    for node in order:
-        # The sort takes every connected node, so every output is in the order: an end node
-        # is one with no outputs yet (nodes built later are not in this order).
-        if not node.outputs:
-            order.end_nodes.append(node)
-        for output in node.outputs:
-            missing = in_degree[output] - 1
-            in_degree[output] = missing
-            if missing == 0:
-                order.append(output)
-            elif missing < 0:  # more edges in than its inputs: links made by hand
-                raise _broken_link(node, output)
+    # The counts live on the nodes (``node._inputs_left``), not in a dictionary: on a graph of
+    # a million nodes a dictionary that big is slow to reach into, while each node is read
+    # anyway. Two sorts at once of graphs that share nodes would then mix their counts up, so
+    # threads take turns.
+    with _one_sort_at_a_time:
+        found, sources = _discover(feed_dict)
+        # The order is also the first-in first-out queue of ready nodes: the loop walks along
+        # it while the nodes that become ready join its end (a for loop over a list also
+        # visits what is appended during the loop).
+        order = Order(sources)
+        order.end_nodes = []
+        for node in order:
+            # The sort takes every connected node, so every output is in the order: an end
+            # node is one with no outputs yet (nodes built later are not in this order).
+            if not node.outputs:
+                order.end_nodes.append(node)
+            for output in node.outputs:
+                missing = output._inputs_left - 1
+                output._inputs_left = missing
+                if missing == 0:
+                    order.append(output)
+                elif missing < 0:  # more edges in than its inputs: links made by hand
+                    raise _broken_link(node, output)
 
-    if len(order) < len(in_degree):
-        _check_links(in_degree)
-        cycle = " -> ".join(n.name for n in _find_cycle(in_degree))
-        raise ValueError(f"the graph has a cycle, so it has no topological order: {cycle}")
+        if len(order) < len(found):
+            _check_links(found)
+            cycle = " -> ".join(n.name for n in _find_cycle(found))
+            raise ValueError(f"the graph has a cycle, so it has no topological order: {cycle}")
     mark_needs_gradient(order)
     return order
+
+
+_one_sort_at_a_time = threading.Lock()
 
 
 def _feed(feed_dict):
@@ -71,29 +80,37 @@ def _feed(feed_dict):
         node.value = as_float_array(value, node)
 
 
-def _discover(feed_dict) -> tuple[dict[Node, int], list[Node]]:
+def _discover(feed_dict) -> tuple[list[Node], list[Node]]:
     """Every node reachable from the fed ones along inputs or outputs, in discovery order,
-    mapped to its in-degree: its number of distinct inputs (``a * a`` has one edge from a);
-    and the sources, the nodes with no inputs, in the same order: Kahn's algorithm starts
-    from them.
+    each with ``_inputs_left`` set to its in-degree: its number of distinct inputs (``a * a``
+    has one edge from a); and the sources, the nodes with no inputs, in the same order:
+    Kahn's algorithm starts from them.
+
+    A node is found once per sort: ``_found_by`` holds a token new to each sort.
     """
-    in_degree = {node: _distinct(node.inputs) for node in feed_dict}
-    sources = [node for node in feed_dict if not node.inputs]
+    this_sort = object()
+    found = list(feed_dict)
+    for node in found:
+        node._found_by = this_sort
+        node._inputs_left = _distinct(node.inputs)
+    sources = [node for node in found if not node.inputs]
     # The nodes found but not yet explored, last found explored first. A deque, not a list:
     # along a chain this stack keeps emptying and refilling, and a list shrinks its storage
     # each time it empties, only to grow it again on the next append.
-    frontier = deque(in_degree)
+    frontier = deque(found)
     try:
         while frontier:
             node = frontier.pop()
             for neighbour in node.outputs + node.inputs:
-                if neighbour not in in_degree:
+                if neighbour._found_by is not this_sort:
+                    neighbour._found_by = this_sort
                     # _distinct written out: a function call for every node costs more
                     # than the counting itself, and most nodes have a single input.
                     inputs = neighbour.inputs
-                    in_degree[neighbour] = len(inputs) if len(inputs) < 2 else len(set(inputs))
+                    neighbour._inputs_left = len(inputs) if len(inputs) < 2 else len(set(inputs))
                     if not inputs:
                         sources.append(neighbour)
+                    found.append(neighbour)
                     frontier.append(neighbour)
     except (AttributeError, TypeError):  # something that is not a node among the links
         for other in (*node.inputs, *node.outputs):
@@ -101,7 +118,7 @@ def _discover(feed_dict) -> tuple[dict[Node, int], list[Node]]:
                 raise TypeError(f"{node!r} is linked to {other!r}, which is not a Node; "
                                 "inputs and outputs must hold nodes only") from None
         raise
-    return in_degree, sources
+    return found, sources
 
 
 def _distinct(inputs) -> int:
@@ -117,28 +134,28 @@ def _broken_link(node, other) -> ValueError:
     )
 
 
-def _check_links(in_degree):
+def _check_links(found):
     """A node left unplaced with every input placed is waiting for an edge that does not exist:
     an input that does not list it among its outputs."""
-    for node, degree in in_degree.items():
-        if degree > 0:
+    for node in found:
+        if node._inputs_left > 0:
             for i in node.inputs:
                 if node not in i.outputs:
                     raise _broken_link(i, node)
 
 
-def _find_cycle(in_degree) -> list[Node]:
+def _find_cycle(found) -> list[Node]:
     """Walk back along inputs that were never placed until a node repeats: that loop is a cycle.
 
     Every unplaced node has an unplaced input (``_check_links`` made sure), so the walk cannot
     stop before it repeats.
     """
-    node = next(n for n, degree in in_degree.items() if degree > 0)
+    node = next(n for n in found if n._inputs_left > 0)
     path, position = [], {}
     while node not in position:
         position[node] = len(path)
         path.append(node)
-        node = next(i for i in node.inputs if in_degree[i] > 0)
+        node = next(i for i in node.inputs if i._inputs_left > 0)
     loop = path[position[node]:]
     loop.reverse()  # walked against the edges; show it along them
     return [*loop, loop[0]]

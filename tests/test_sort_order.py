@@ -1,6 +1,11 @@
 """The sort's order is pinned: the fast topological_sort gives exactly the order, end nodes and
-gradient marks of a plain textbook Kahn's algorithm (tests and notebooks rely on the order)."""
+gradient marks of a plain textbook Kahn's algorithm (tests and notebooks rely on the order).
 
+The sort keeps its counts on the nodes, so the order must not depend on what earlier sorts (of
+other parts of the graph, failed ones, or sorts in other threads) left there."""
+
+import sys
+import threading
 from collections import deque
 
 from hypothesis import given, settings
@@ -70,6 +75,56 @@ def test_the_order_is_exactly_that_of_plain_kahn(graph):
     assert list(sorted_) == order
     assert sorted_.end_nodes == end_nodes
     assert {node: node.needs_gradient for node in sorted_} == marks
+
+
+@settings(max_examples=100, deadline=None)
+@given(graph=graphs(), data=st.data())
+def test_earlier_sorts_of_the_same_nodes_change_nothing(graph, data):
+    """Sort from one feed, then from another (another part of the graph), then break a link so
+    that a sort fails half-way: every sort that succeeds gives the plain order."""
+    nodes, fed = graph
+    for _ in range(2):
+        feed = {node: 0.0 for node in data.draw(st.lists(st.sampled_from(fed), min_size=1,
+                                                         unique=True))}
+        assert list(fw.topological_sort(feed)) == reference_sort(feed)[0]
+    op = next((n for n in reversed(nodes) if n.inputs), None)
+    if op is not None:  # a link made by hand that its input does not know of
+        stray = fw.Input("stray")
+        op.inputs.append(stray)
+        try:
+            fw.topological_sort({stray: 0.0})
+        except ValueError:
+            pass
+        op.inputs.remove(stray)
+    feed = {node: 0.0 for node in fed}
+    assert list(fw.topological_sort(feed)) == reference_sort(feed)[0]
+
+
+def test_threads_sorting_the_same_graph_at_once_each_get_the_plain_order():
+    x = fw.Input("x")
+    node = x
+    for _ in range(3000):
+        node = fw.Negate(node) + node
+    expected = reference_sort({x: 0.0})[0]
+    orders = []
+
+    def sort_repeatedly():
+        for _ in range(5):
+            orders.append(list(fw.topological_sort({x: 0.0})))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, to make them interleave
+    try:
+        threads = [threading.Thread(target=sort_repeatedly, daemon=True) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)  # mixed-up counts can make a sort loop for ever
+    finally:
+        sys.setswitchinterval(interval)
+    assert not any(thread.is_alive() for thread in threads), "a sort was still running after 30 s"
+    assert len(orders) == 15
+    assert all(order == expected for order in orders)
 
 
 def test_long_chains_and_wide_layers_keep_the_plain_order():
