@@ -1,14 +1,13 @@
-"""The learner's edition runs once (with nbclient, errors kept) and is read twice; the
-solutions are read as committed. The checks are honest both ways, and tools/progress.py reports
-0 done and all done.
+"""tools/progress.py on both editions: it reports 0 done on the learner's edition and all done
+on the solutions, and a wrong answer with its check's message.
 
-- In the learner's edition every check cell raises on its blank, with the stub's "Exercise NN.K
-  is not done yet" message, and every other cell runs without an error. (nbval only *permits*
-  an error in a cell tagged raises-exception; this is where it is required.)
-- In the solutions edition no cell raises, so every check passes on the solution. The committed
-  outputs say so: strict nbval re-runs solutions/, where no cell is tagged raises-exception, and
-  fails on any error or any output that differs from the committed one. Running the solutions a
-  second time here would only repeat that (about a minute of this machine's two cores).
+The learner's edition is held to its promise under strict nbval, in one run: every check cell
+must raise its stub's error (conftest.py; tests/test_exercise_checks.py shows it fail
+otherwise), and no other cell may raise. So here one notebook of it runs, through
+``progress.execute_all`` as a learner's ``make progress`` would, and the solutions are read as
+committed: strict nbval re-runs solutions/, where no cell is tagged raises-exception, and fails
+on any error or any output that differs from the committed one. (Running every notebook again
+here would only repeat those runs, at about a minute of this machine's two cores.)
 """
 
 import copy
@@ -26,13 +25,20 @@ import progress  # noqa: E402
 import workbook  # noqa: E402
 
 NAMES = sorted(path.name for path in (ROOT / "solutions").glob("*.ipynb"))
+RUN = "01_introduction.ipynb"  # the learner's notebook that runs here: a value and a function
 
 
 @pytest.fixture(scope="module")
 def learners_run():
-    """{name: executed notebook}: each notebook of the learner's edition runs once."""
-    executed = progress.execute_all([ROOT / "notebooks" / n for n in NAMES], bar=False)
-    return {n: executed[ROOT / "notebooks" / n] for n in NAMES}
+    """{name: executed notebook} for the learner's notebook RUN."""
+    path = ROOT / "notebooks" / RUN
+    return {RUN: progress.execute_all([path], bar=False)[path]}
+
+
+@pytest.fixture(scope="module")
+def learners_edition():
+    """{name: notebook as committed} for every notebook of the learner's edition."""
+    return {n: nbformat.read(ROOT / "notebooks" / n, as_version=4) for n in NAMES}
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +63,9 @@ def _errors(notebook):
             if cell.cell_type == "code" and progress.cell_error(cell) is not None}
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_in_the_learners_edition_exactly_the_check_cells_raise(learners_run, name):
-    notebook = learners_run[name]
-    exercises = workbook.find_exercises(notebook, name)
+def test_in_the_learners_run_exactly_the_check_cells_raise(learners_run):
+    notebook = learners_run[RUN]
+    exercises = workbook.find_exercises(notebook, RUN)
     errors = _errors(notebook)
     assert sorted(errors) == sorted(e.check for e in exercises), {
         i: f"{e.ename}: {e.evalue}" for i, e in errors.items()}
@@ -72,40 +77,55 @@ def test_in_the_learners_edition_exactly_the_check_cells_raise(learners_run, nam
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_every_check_cell_of_the_learners_edition_is_one_the_nbval_hook_checks(
+        learners_edition, name):
+    """What conftest.py's hook looks for, and the tag that lets the cell raise under nbval, on
+    exactly the check cells."""
+    notebook = learners_edition[name]
+    checks = [e.check for e in workbook.find_exercises(notebook, name)]
+    assert len(checks) >= 3
+    marked = [i for i, cell in enumerate(notebook.cells)
+              if cell.get("metadata", {}).get("exercise", {}).get("cell") == "check"]
+    tagged = [i for i, cell in enumerate(notebook.cells)
+              if "raises-exception" in cell.get("metadata", {}).get("tags", [])]
+    assert marked == tagged == sorted(checks)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_in_the_solutions_edition_no_cell_raises(solutions_run, name):
     errors = _errors(solutions_run[name])
     assert errors == {}, {i: f"{e.ename}: {e.evalue}" for i, e in errors.items()}
 
 
-def _report(run):
-    rows = [row for name in NAMES for row in progress.results(run[name], name)]
+def _report(run, names):
+    rows = [row for name in names for row in progress.results(run[name], name)]
     return rows, progress.table(rows)
 
 
 def test_progress_reports_nothing_done_on_the_learners_edition(learners_run):
-    rows, text = _report(learners_run)
+    rows, text = _report(learners_run, [RUN])
     assert {row.status for row in rows} == {progress.NOT_YET}
     assert text.splitlines()[-1] == f"exercises done: 0/{len(rows)}"
-    assert len(rows) >= 3 * len(NAMES)
+    assert len(rows) >= 3
 
 
-def test_progress_reports_everything_done_on_the_solutions(solutions_run, learners_run):
-    rows, text = _report(solutions_run)
+def test_progress_reports_everything_done_on_the_solutions(solutions_run, learners_edition):
+    rows, text = _report(solutions_run, NAMES)
     assert {row.status for row in rows} == {progress.DONE}
     assert text.splitlines()[-1] == f"exercises done: {len(rows)}/{len(rows)}"
-    learner_rows, _ = _report(learners_run)
     assert [(r.notebook, r.exercise) for r in rows] == [
-        (r.notebook, r.exercise) for r in learner_rows]
+        (name, e.number) for name in NAMES
+        for e in workbook.find_exercises(learners_edition[name], name)]
 
 
 def test_a_wrong_answer_is_reported_with_the_checks_message(learners_run):
     """One exercise answered wrongly, in a copy of an executed learner's notebook."""
-    notebook = copy.deepcopy(learners_run["01_introduction.ipynb"])
-    exercise = workbook.find_exercises(notebook, "01_introduction.ipynb")[0]
+    notebook = copy.deepcopy(learners_run[RUN])
+    exercise = workbook.find_exercises(notebook, RUN)[0]
     check = notebook.cells[exercise.check]
     check.outputs = [new_output("error", ename="AssertionError",
                                 evalue="expected the shape (4, 7), got (4, 3)", traceback=[])]
-    rows = progress.results(notebook, "01_introduction.ipynb")
+    rows = progress.results(notebook, RUN)
     assert (rows[0].status, rows[0].message) == (
         progress.WRONG, "AssertionError: expected the shape (4, 7), got (4, 3)")
     assert "wrong: AssertionError: expected the shape (4, 7), got (4, 3)" in progress.table(rows)

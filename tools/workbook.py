@@ -21,7 +21,8 @@ What the learner's edition gets, for each exercise:
   a comment just above ``### BEGIN SOLUTION``, which is kept.
 - The solution cell and the check cell lose their outputs; both get the cell metadata
   ``"exercise": {"number": "NN.K", "cell": "solution" | "check"}``, and the check cell the tag
-  ``raises-exception`` (on a stub it must raise; nbval then lets it).
+  ``raises-exception`` (on a stub it must raise: nbval then lets it, and conftest.py's hook
+  fails it if it does not).
 
 Every other cell, outputs included, is copied unchanged. ``find_exercises`` reads either
 edition: the metadata in the learner's, the markers in the solutions'.
