@@ -101,22 +101,32 @@ def ratio(a, b):
     return f"{a / b:.2f}×" if a and b else "–"
 
 
+CHECKED = "NumPy + checks"  # training.CheckedNumpyMLP: the MLPs only
+
+
 def print_training(results, clock: str):
     have_torch = any("PyTorch" in r.ms_per_epoch[clock] for r in results)
+    have_checked = any(CHECKED in r.ms_per_epoch[clock] for r in results)
     header = ["model", "batch", "steps/epoch", "framework ms", "NumPy ms"]
+    header += [f"{CHECKED} ms"] if have_checked else []
     header += ["PyTorch ms"] if have_torch else []
     header += ["framework ÷ NumPy", "per round: min–max"]
+    header += [f"{CHECKED} ÷ NumPy", f"framework ÷ ({CHECKED})"] if have_checked else []
     header += ["framework ÷ PyTorch"] if have_torch else []
     rows = []
     for r in results:
         ms = r.ms_per_epoch[clock]
         row = [r.problem.name, r.problem.batch_size, r.steps_per_epoch,
                f"{ms['framework']:.2f}", f"{ms['NumPy']:.2f}"]
+        if have_checked:
+            row.append(f"{ms[CHECKED]:.2f}" if CHECKED in ms else "–")
         if have_torch:
             row.append(f"{ms['PyTorch']:.2f}" if "PyTorch" in ms else "–")
         row.append(ratio(ms["framework"], ms["NumPy"]))
         low, high = r.round_ratios[clock]
         row.append(f"{low:.2f}–{high:.2f}×")
+        if have_checked:
+            row += [ratio(ms.get(CHECKED), ms["NumPy"]), ratio(ms["framework"], ms.get(CHECKED))]
         if have_torch:
             row.append(ratio(ms["framework"], ms.get("PyTorch")))
         rows.append(row)

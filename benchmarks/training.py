@@ -9,6 +9,7 @@ The time per epoch reported is a median over interleaved rounds (see ``benchmark
 from __future__ import annotations
 
 import itertools
+import math
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -216,6 +217,7 @@ class NumpyMLP:
     """
 
     label = "NumPy"
+    checks = False  # see CheckedNumpyMLP
 
     def __init__(self, problem: Problem):
         self.problem = problem
@@ -233,8 +235,11 @@ class NumpyMLP:
         n = self.problem.layers
         W = [self.params[f"W{i}"] for i in range(1, n + 1)]
         b = [self.params[f"b{i}"] for i in range(1, n + 1)]
+        checks, classes = self.checks, W[-1].shape[1]
         for idx in batches:
             x, t = X[idx], T[idx]
+            if checks:
+                t = checked_targets(t, self.problem.task, classes)
             inputs, derivatives = [x], []  # each layer's input; each activation's derivative
             for i in range(n - 1):
                 a = inputs[-1] @ W[i] + b[i]
@@ -246,15 +251,54 @@ class NumpyMLP:
                     inputs.append(h)
                     derivatives.append(derivative)
             self.loss, dz = self._loss(inputs[-1] @ W[-1] + b[-1], t)
+            if checks and not math.isfinite(self.loss):
+                raise FloatingPointError(f"the loss is {self.loss}")
+            # With checks, every new value is kept aside until all are checked (all or nothing)
+            new_W, new_b = (W[:], b[:]) if checks else (W, b)
             for i in reversed(range(n)):
                 dW, db = inputs[i].T @ dz, dz.sum(axis=0)
                 if i > 0:  # no gradient toward the data
                     dz = (dz @ W[i].T) * derivatives[i - 1]
-                W[i], b[i] = W[i] - lr * dW, b[i] - lr * db
+                new_W[i], new_b[i] = W[i] - lr * dW, b[i] - lr * db
+            if checks:
+                require_finite(new_W + new_b)
+            W, b = new_W, new_b
         self.params = {f"{name}{i + 1}": p[i] for i in range(n) for name, p in (("W", W), ("b", b))}
 
     def parameters(self) -> dict:
         return self.params
+
+
+class CheckedNumpyMLP(NumpyMLP):
+    """NumpyMLP plus, written by hand, the checks the framework makes every step so that a step
+    never trains on a wrong number silently: labels converted to floats (every fed value is
+    float64) and checked to be class ids with the cross-entropy's five NumPy calls, a finite
+    loss, and every new parameter checked finite (one dot product each) before any is kept.
+    What it costs over NumpyMLP is what those checks cost by themselves, whoever writes them."""
+
+    label = "NumPy + checks"
+    checks = True
+
+
+def checked_targets(t, task, classes):
+    """As the framework feeds targets: float64; and class labels as the cross-entropy checks
+    them (see SoftmaxCrossEntropy._class_ids), returned as class ids."""
+    t = t.astype(np.float64)
+    if task != "classification":
+        return t
+    ids = np.fmin(np.fmax(t, -0.5), classes - 0.5).astype(np.intp)
+    if not (ids == t).all():
+        raise ValueError(f"labels must be whole numbers from 0 to {classes - 1}")
+    return ids
+
+
+def require_finite(values):
+    """As the optimizer step checks its new values: a NaN or an inf makes a sum of squares
+    NaN or inf."""
+    for value in values:
+        flat = value.ravel()
+        if not math.isfinite(flat.dot(flat)):
+            raise FloatingPointError("a step would write a NaN or an inf")
 
 
 class TorchMLP:
@@ -422,9 +466,9 @@ class TorchCNN:
         return {name: value.detach().numpy() for name, value in values.items()}
 
 
-VERSIONS = {  # problem.model → its framework, NumPy and PyTorch versions
-    "MLP": (FrameworkMLP, NumpyMLP, TorchMLP),
-    "CNN": (FrameworkCNN, NumpyCNN, TorchCNN),
+VERSIONS = {  # problem.model → its framework version, NumPy versions and PyTorch version
+    "MLP": (FrameworkMLP, (NumpyMLP, CheckedNumpyMLP), TorchMLP),
+    "CNN": (FrameworkCNN, (NumpyCNN,), TorchCNN),
 }
 
 
@@ -467,8 +511,8 @@ class Comparison:
 
     def __init__(self, problem: Problem, torch=None):
         self.problem = problem
-        framework_version, numpy_version, torch_version = VERSIONS[problem.model]
-        self.versions = [framework_version(problem), numpy_version(problem)]
+        framework_version, numpy_versions, torch_version = VERSIONS[problem.model]
+        self.versions = [framework_version(problem), *(v(problem) for v in numpy_versions)]
         if torch is not None:
             self.versions.append(torch_version(problem, torch))
         self.wall = {v.label: [] for v in self.versions}
