@@ -45,7 +45,7 @@ class Node:
     # a node takes less memory, and a graph of a million nodes sorts faster. (``__dict__``
     # stays, so each op can keep what its backward needs, such as ``self.diff``.)
     __slots__ = ("inputs", "outputs", "id", "name", "is_trainable", "value", "gradients",
-                 "backward_pass", "needs_gradient", "_found_by", "_inputs_left",
+                 "forward_pass", "backward_pass", "needs_gradient", "_found_by", "_inputs_left",
                  "__dict__", "__weakref__")
     kind = "operation"  # used by drawings: data, parameter, constant, operation or loss
     __array_ufunc__ = None  # makes `array + node` call Node.__radd__ instead of NumPy looping
@@ -60,6 +60,9 @@ class Node:
         self.is_trainable = is_trainable
         self.value: np.ndarray | None = None
         self.gradients: dict[Node, np.ndarray] = {}
+        # The number of the forward pass that last computed ``value``: backward uses values of
+        # one forward pass only, the one that computed the loss.
+        self.forward_pass = None
         # The number of the backward pass that last filled ``gradients``: a node reads only
         # what outputs of the same pass sent, never what another graph left behind.
         self.backward_pass = None
@@ -122,8 +125,13 @@ class Node:
 class Placeholder(Node):
     """A node whose value is fed from outside: data (``is_trainable=False``) or a parameter."""
 
+    # The value that forward last checked: a value fed after it was not used by the values
+    # computed since, so backward refuses to mix the two.
+    __slots__ = ("forward_value",)
+
     def __init__(self, name=None, is_trainable=True):
         super().__init__(name=name, is_trainable=is_trainable)
+        self.forward_value = None
 
     @property
     def kind(self):
@@ -132,13 +140,13 @@ class Placeholder(Node):
     def forward(self):
         """Check the fed value and make it float64; a float64 array passes straight through."""
         value = self.value
-        if isinstance(value, np.ndarray) and value.dtype.type is np.float64:
-            return
-        if value is None:
-            raise ValueError(
-                f"{self!r} has no value: feed it, e.g. topological_sort({{{self.name}: array}})"
-            )
-        self.value = as_float_array(value, self)
+        if not (isinstance(value, np.ndarray) and value.dtype.type is np.float64):
+            if value is None:
+                raise ValueError(
+                    f"{self!r} has no value: feed it, e.g. topological_sort({{{self.name}: array}})"
+                )
+            self.value = value = as_float_array(value, self)
+        self.forward_value = value
 
     def backward(self):
         self.gradients[self] = self.upstream_gradient()
@@ -168,7 +176,7 @@ class Constant(Placeholder):
 
     def __init__(self, value, name=None):
         super().__init__(name=name, is_trainable=False)
-        self.value = as_float_array(value, self)
+        self.value = self.forward_value = as_float_array(value, self)  # checked once, here
         if name is None:
             self.name = f"{self.value:g}" if self.value.ndim == 0 else f"constant{self.value.shape}"
 

@@ -5,16 +5,22 @@ import math
 
 import numpy as np
 
-from .node import Node
+from .node import Node, Placeholder
 from .sort import Order, end_nodes, mark_needs_gradient
 
 _pass_numbers = itertools.count()
 
 
 def forward(graph: list[Node]):
-    """Compute every node's value; each node's inputs come earlier in ``graph``."""
+    """Compute every node's value; each node's inputs come earlier in ``graph``.
+
+    Each pass has a number, stamped on every node it computes, so that ``backward`` can tell
+    whether all the values it uses come from the pass that computed the loss.
+    """
+    pass_number = next(_pass_numbers)
     for node in graph:
         node.forward()
+        node.forward_pass = pass_number
 
 
 def backward(graph: list[Node], loss: Node | None = None):
@@ -29,7 +35,8 @@ def backward(graph: list[Node], loss: Node | None = None):
     from an earlier pass, changes nothing. Pass ``loss`` when the graph has other end nodes (a
     prediction, say) that may sort last; a graph with two scalar end nodes needs it. Any order
     works, not only topological_sort's. After changing a node's ``is_trainable``, sort again
-    (or pass a plain list) so that the marks of what needs a gradient are redone.
+    (or pass a plain list) so that the marks of what needs a gradient are redone. Values that
+    changed since the forward pass that computed the loss are refused, not mixed in.
     """
     if not graph:
         raise ValueError("backward got an empty graph; sort one with topological_sort first")
@@ -38,6 +45,7 @@ def backward(graph: list[Node], loss: Node | None = None):
     loss = choose_loss(graph, loss)
     if not math.isfinite(require_scalar(loss)):  # the search for the cause runs only then
         raise FloatingPointError(describe_non_finite(graph, loss))
+    require_one_forward_pass(graph, loss)
     pass_number = next(_pass_numbers)
     reached = {loss}
     for node in reversed(graph):
@@ -82,6 +90,31 @@ def require_scalar(loss: Node) -> float:
             "(or pass loss=)."
         )
     return np.asarray(loss.value).item()
+
+
+def require_one_forward_pass(graph: list[Node], loss: Node):
+    """Refuse to mix values of different forward passes, which would give a wrong gradient.
+
+    Backward multiplies the loss's gradient by each node's stored values: they must all come
+    from the forward pass that computed the loss. An operation recomputed since (by a forward
+    pass over part of the graph, to predict, or over another graph that shares it) carries
+    another pass's number; a placeholder given a new value since (new data, or an optimizer
+    step) no longer holds the value its forward pass checked. (A change made in place inside
+    an array cannot be seen: the framework itself never makes one.)
+    """
+    for node in graph:
+        if node.inputs:
+            if node.forward_pass == loss.forward_pass:
+                continue
+            what = f"was computed by another forward pass than the loss {loss!r}"
+        elif not isinstance(node, Placeholder) or node.value is node.forward_value:
+            continue
+        else:
+            what = "was given a new value after the forward pass"
+        raise ValueError(
+            f"{node!r} {what}, so the gradients would mix values of two passes; run "
+            "forward(graph) again before backward (no gradient was changed)"
+        )
 
 
 def describe_non_finite(graph: list[Node], loss: Node) -> str:
