@@ -1,14 +1,15 @@
 """Where one training step's time goes, phase by phase, and what the framework adds per node.
 
 For each MLP the same batch is trained again and again, and each piece keeps the best of many
-repeats (hot caches, least disturbed by a neighbour): the framework's forward pass, backward
-pass and optimizer step, its whole step, and the hand-written NumPy step. The difference
-between the two steps, divided by the number of nodes in the graph, is what the framework
-costs per node per step on top of the same NumPy work: calls, checks and bookkeeping.
+repeats, the pieces taking turns (hot caches, least disturbed by a neighbour): the framework's
+forward pass, backward pass and optimizer step, its whole step, and the hand-written NumPy step.
+The difference between the two steps, divided by the number of nodes in the graph, is what the
+framework costs per node per step on top of the same NumPy work: calls, checks and bookkeeping.
 """
 
 from __future__ import annotations
 
+import math
 import timeit
 from dataclasses import dataclass
 
@@ -30,11 +31,7 @@ class StepCost:
         return (step["framework step"] - step["NumPy step"]) / self.nodes
 
 
-def _best_microseconds(work, number=200, repeat=15) -> float:
-    return min(timeit.repeat(work, number=number, repeat=repeat)) / number * 1e6
-
-
-def measure(problem: training.Problem) -> StepCost:
+def measure(problem: training.Problem, number=200, rounds=15) -> StepCost:
     batch = [np.arange(problem.batch_size)]  # the same rows every step
     model, reference = training.FrameworkMLP(problem), training.NumpyMLP(problem)
     # A learning rate of 0 changes no parameter (the arithmetic is done all the same), so
@@ -43,13 +40,21 @@ def measure(problem: training.Problem) -> StepCost:
     graph = model.graph
     model.train_epoch(batch)
     reference.train_epoch(batch)
-    return StepCost(problem.name, len(graph), {
-        "forward": _best_microseconds(lambda: fw.forward(graph)),
-        "backward": _best_microseconds(lambda: fw.backward(graph)),
-        "optimizer": _best_microseconds(lambda: model.optimizer.step(graph)),
-        "framework step": _best_microseconds(lambda: model.train_epoch(batch)),
-        "NumPy step": _best_microseconds(lambda: reference.train_epoch(batch)),
-    })
+    pieces = {  # in this order: backward uses the values forward left, as a step does
+        "forward": lambda: fw.forward(graph),
+        "backward": lambda: fw.backward(graph),
+        "optimizer": lambda: model.optimizer.step(graph),
+        "framework step": lambda: model.train_epoch(batch),
+        "NumPy step": lambda: reference.train_epoch(batch),
+    }
+    # The pieces take turns, round after round, and each keeps its best round: a spell when
+    # the whole machine runs slow then costs every piece a round or two, not one piece all.
+    best = dict.fromkeys(pieces, math.inf)
+    for _ in range(rounds):
+        for name, work in pieces.items():
+            best[name] = min(best[name], timeit.timeit(work, number=number))
+    return StepCost(problem.name, len(graph),
+                    {name: seconds / number * 1e6 for name, seconds in best.items()})
 
 
 def benchmark(problems) -> list[StepCost]:
