@@ -44,7 +44,7 @@ class Node:
     # The attributes every node has live in fixed slots rather than in a per-node dictionary:
     # a node takes less memory, and a graph of a million nodes sorts faster. (``__dict__``
     # stays, so each op can keep what its backward needs, such as ``self.diff``.)
-    __slots__ = ("inputs", "outputs", "id", "name", "is_trainable", "value", "gradients",
+    __slots__ = ("inputs", "outputs", "id", "name", "_is_trainable", "value", "gradients",
                  "forward_pass", "backward_pass", "needs_gradient", "_found_by", "_inputs_left",
                  "__dict__", "__weakref__")
     kind = "operation"  # used by drawings: data, parameter, constant, operation or loss
@@ -57,7 +57,7 @@ class Node:
         self.outputs: list[Node] = []
         self.id = next(_ids)
         self.name = name if name is not None else f"{type(self).__name__}_{self.id}"
-        self.is_trainable = is_trainable
+        self._is_trainable = is_trainable
         self.value: np.ndarray | None = None
         self.gradients: dict[Node, np.ndarray] = {}
         # The number of the forward pass that last computed ``value``: backward uses values of
@@ -66,8 +66,8 @@ class Node:
         # The number of the backward pass that last filled ``gradients``: a node reads only
         # what outputs of the same pass sent, never what another graph left behind.
         self.backward_pass = None
-        # Set by topological_sort (by backward, for an order made by hand): does any trainable
-        # placeholder lie upstream of this node?
+        # Set by topological_sort (by backward, for an order made by hand, and for the nodes
+        # downstream when a node is made trainable): does any trainable node lie upstream?
         self.needs_gradient = is_trainable
         # Scratch space of topological_sort: which sort found this node last, and how many of
         # its inputs that sort has still to place.
@@ -84,6 +84,25 @@ class Node:
 
     def __repr__(self):
         return f"{type(self).__name__}({self.name!r})"
+
+    @property
+    def is_trainable(self) -> bool:
+        """Whether optimizers update this node (a parameter) or leave it as it is."""
+        return self._is_trainable
+
+    @is_trainable.setter
+    def is_trainable(self, trainable: bool):
+        """Made trainable after a sort (unfrozen), a node and everything computed from it need
+        a gradient from now on, as the next sort would mark them; without the marks, backward
+        would give it a gradient of zero. Frozen, it keeps its marks until the next sort:
+        backward then computes a gradient that optimizers leave unused."""
+        self._is_trainable = trainable
+        frontier = [self] if trainable else []
+        while frontier:
+            node = frontier.pop()
+            if not node.needs_gradient:
+                node.needs_gradient = True
+                frontier.extend(node.outputs)
 
     def forward(self):
         raise NotImplementedError(f"{type(self).__name__} must implement forward()")

@@ -34,9 +34,8 @@ def backward(graph: list[Node], loss: Node | None = None):
     of this pass sent, so a node of another graph that shares a parameter, holding gradients
     from an earlier pass, changes nothing. Pass ``loss`` when the graph has other end nodes (a
     prediction, say) that may sort last; a graph with two scalar end nodes needs it. Any order
-    works, not only topological_sort's. After changing a node's ``is_trainable``, sort again
-    (or pass a plain list) so that the marks of what needs a gradient are redone. Values that
-    changed since the forward pass that computed the loss are refused, not mixed in.
+    works, not only topological_sort's. Values that changed since the forward pass that
+    computed the loss are refused, not mixed in.
     """
     if not graph:
         raise ValueError("backward got an empty graph; sort one with topological_sort first")

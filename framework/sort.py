@@ -173,7 +173,7 @@ def mark_needs_gradient(order):
     Data, constants and everything computed only from them get none: nobody uses it.
     """
     for node in order:
-        node.needs_gradient = node.is_trainable
+        node.needs_gradient = node._is_trainable  # the slot behind is_trainable, read directly
     for node in order:  # in order: a node's mark is final before it passes it on
         if node.needs_gradient:
             for output in node.outputs:
