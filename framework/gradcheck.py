@@ -30,7 +30,8 @@ def numerical_gradient(graph: list[Node], node: Node, epsilon: float = 1e-6,
     if node not in graph:
         raise ValueError(f"{node!r} is not a node of this graph")
     loss = choose_loss(graph, loss)
-    original = np.array(node.value, dtype=np.float64)
+    fed = node.value  # put back as it is, the very object: a gradient computed at it still holds
+    original = np.array(fed, dtype=np.float64)
     grad = np.zeros_like(original)
     try:
         for index in np.ndindex(original.shape):
@@ -44,7 +45,7 @@ def numerical_gradient(graph: list[Node], node: Node, epsilon: float = 1e-6,
                 values.append(np.asarray(loss.value).item())
             grad[index] = (values[0] - values[1]) / (2 * epsilon)
     finally:
-        node.value = original
+        node.value = fed
     forward(graph)  # recompute from the restored value, so no value stays nudged by -ε
     return grad
 

@@ -145,12 +145,13 @@ class Placeholder(Node):
     """A node whose value is fed from outside: data (``is_trainable=False``) or a parameter."""
 
     # The value that forward last checked: a value fed after it was not used by the values
-    # computed since, so backward refuses to mix the two.
-    __slots__ = ("forward_value",)
+    # computed since, so backward refuses to mix the two. And the value that backward last
+    # computed a gradient at: optimizers refuse to step from a gradient of another value.
+    __slots__ = ("forward_value", "backward_value")
 
     def __init__(self, name=None, is_trainable=True):
         super().__init__(name=name, is_trainable=is_trainable)
-        self.forward_value = None
+        self.forward_value = self.backward_value = None
 
     @property
     def kind(self):
@@ -169,6 +170,7 @@ class Placeholder(Node):
 
     def backward(self):
         self.gradients[self] = self.upstream_gradient()
+        self.backward_value = self.value
 
 
 class Input(Placeholder):

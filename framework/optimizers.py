@@ -2,7 +2,9 @@
 
 Updates make new arrays rather than writing in place, so arrays the user fed stay as they were.
 A step is all or nothing: every new value is computed and checked before any is written, so a
-step that would put a NaN or an infinity into one parameter changes none of them.
+step that would put a NaN or an infinity into one parameter changes none of them. And a step
+uses only gradients that backward computed at the parameters' current values: a second step
+without a new backward pass is refused rather than made from an old gradient.
 """
 
 import math
@@ -26,10 +28,16 @@ def _gradients(nodes: list[Placeholder]) -> list[np.ndarray]:
         grad = node.gradients.get(node)
         if grad is None:
             raise ValueError(f"{node!r} has no gradient; run backward(graph) before updating it")
+        if node.value is not node.backward_value:  # a second step from one gradient, say
+            raise ValueError(
+                f"{node!r} has a new value since backward computed its gradient (a step, a "
+                "load or a value set by hand): run forward and backward again before a step"
+            )
         if grad.shape != node.value.shape:
             raise ValueError(
                 f"{node!r} has value shape {node.value.shape} but its gradient has shape "
-                f"{grad.shape}; it was given a new value after backward: run backward again"
+                f"{grad.shape}: the backward of an operation that uses it sent a gradient of "
+                "the wrong shape"
             )
         grads.append(grad)
     return grads

@@ -55,6 +55,7 @@ def backward(graph: list[Node], loss: Node | None = None):
             reached.update(node.gradients)
         elif node.is_trainable:  # a parameter the loss does not depend on: ∂loss/∂node = 0
             node.gradients[node] = np.zeros_like(node.value)
+            node.backward_value = node.value
 
 
 def choose_loss(graph: list[Node], loss: Node | None) -> Node:

@@ -147,12 +147,61 @@ def graph_y(x):
     return x.outputs[0].outputs[0].inputs[1]
 
 
-def test_a_gradient_from_before_a_new_value_is_refused():
+NEW_VALUE = r"Parameter\('p'\) has a new value since backward computed its gradient.*again"
+
+
+@pytest.mark.parametrize("new_value", [np.ones(5), P0 + 1.0], ids=["other shape", "same shape"])
+def test_a_gradient_from_before_a_new_value_is_refused(new_value):
     graph, (p, q, t), _ = problem()
     fw.run_steps(graph)
-    p.value = np.ones(5)
-    with pytest.raises(ValueError, match=r"Parameter\('p'\).*\(5,\).*\(3,\).*backward again"):
+    p.value = new_value
+    with pytest.raises(ValueError, match=NEW_VALUE):
         fw.SGD(0.1).step(graph)
+    assert p.value is new_value and np.array_equal(q.value, Q0)  # nothing was stepped
+
+
+@pytest.mark.parametrize("between", ["nothing", "a forward pass"])
+def test_a_second_step_from_the_same_gradient_is_refused(between):
+    """A training loop that forgot backward: the second step would reuse the first's gradient."""
+    graph, (p, q, t), _ = problem()
+    optimizer = fw.Momentum(0.1)
+    fw.run_steps(graph)
+    optimizer.step(graph)
+    if between == "a forward pass":
+        fw.forward(graph)
+    with pytest.raises(ValueError, match=NEW_VALUE):
+        optimizer.step(graph)
+
+
+def test_a_step_after_evaluating_other_data_uses_the_gradient_of_the_batch():
+    """Forward on other rows between backward and the step changes no parameter, so the
+    gradient still holds: the step is the one of the batch."""
+    graph, (p, q, t), _ = problem()
+    fw.run_steps(graph)
+    t.value = T + 5.0
+    fw.forward(graph)  # evaluate on other targets
+    fw.SGD(0.1).step(graph)
+    dp, dq = hand_gradients(P0, Q0)
+    np.testing.assert_allclose(p.value, P0 - 0.1 * dp)
+    np.testing.assert_allclose(q.value, Q0 - 0.1 * dq)
+
+
+def test_a_gradient_of_the_wrong_shape_from_an_operation_is_refused():
+    graph, (p, q, t), _ = problem()
+    fw.run_steps(graph)
+    p.gradients[p] = np.ones(5)  # as a faulty backward would leave it
+    with pytest.raises(ValueError, match=r"Parameter\('p'\) has value shape \(3,\) but its "
+                                         r"gradient has shape \(5,\)"):
+        fw.SGD(0.1).step(graph)
+
+
+def test_a_step_after_a_gradient_check_is_allowed():
+    """The numerical check nudges copies and puts the very same value back."""
+    graph, (p, q, t), _ = problem()
+    fw.gradient_check(graph)
+    fw.SGD(0.1).step(graph)
+    dp, _ = hand_gradients(P0, Q0)
+    np.testing.assert_allclose(p.value, P0 - 0.1 * dp)
 
 
 def adam_with_late_start(learning_rate, beta1, beta2, epsilon, frozen_steps, steps):
