@@ -66,8 +66,10 @@ class Node:
         # The number of the backward pass that last filled ``gradients``: a node reads only
         # what outputs of the same pass sent, never what another graph left behind.
         self.backward_pass = None
-        # Set by topological_sort (by backward, for an order made by hand, and for the nodes
-        # downstream when a node is made trainable): does any trainable node lie upstream?
+        # Does a trainable node lie upstream, so that backward must reach this node? Set here
+        # from the inputs, for the nodes downstream when a node is made trainable, and redone
+        # exactly by each topological_sort (a node frozen since keeps a mark that costs only
+        # a gradient nobody uses).
         self.needs_gradient = is_trainable
         # Scratch space of topological_sort: which sort found this node last, and how many of
         # its inputs that sort has still to place.
@@ -76,6 +78,8 @@ class Node:
         for node in self.inputs:  # all checked before any link, so a refused node leaves no trace
             if not isinstance(node, Node):
                 raise TypeError(f"{self!r}: every input must be a Node, got {type(node).__name__}")
+            if node.needs_gradient:
+                self.needs_gradient = True
         for i, node in enumerate(self.inputs):
             # `a * a` links once; the op sums both partials. (Looking among the inputs, not in
             # node.outputs, keeps building a node with a million outputs linear.)

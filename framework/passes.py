@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from .node import Node, Placeholder
-from .sort import Order, end_nodes, mark_needs_gradient
+from .sort import Order, end_nodes
 
 _pass_numbers = itertools.count()
 
@@ -17,6 +17,8 @@ def forward(graph: list[Node]):
     Each pass has a number, stamped on every node it computes, so that ``backward`` can tell
     whether all the values it uses come from the pass that computed the loss.
     """
+    if not isinstance(graph, Order):  # a list made by hand, or a slice of an order
+        require_inputs_first(graph)
     pass_number = next(_pass_numbers)
     for node in graph:
         node.forward()
@@ -34,13 +36,13 @@ def backward(graph: list[Node], loss: Node | None = None):
     of this pass sent, so a node of another graph that shares a parameter, holding gradients
     from an earlier pass, changes nothing. Pass ``loss`` when the graph has other end nodes (a
     prediction, say) that may sort last; a graph with two scalar end nodes needs it. Any order
-    works, not only topological_sort's. Values that changed since the forward pass that
-    computed the loss are refused, not mixed in.
+    works in which every node comes after its inputs, not only topological_sort's. Values that
+    changed since the forward pass that computed the loss are refused, not mixed in.
     """
     if not graph:
         raise ValueError("backward got an empty graph; sort one with topological_sort first")
-    if not isinstance(graph, Order):  # an order made by hand: its marks may be stale or unset
-        mark_needs_gradient(graph)
+    if not isinstance(graph, Order):  # a list made by hand, or a slice of an order
+        require_inputs_first(graph)
     loss = choose_loss(graph, loss)
     if not math.isfinite(require_scalar(loss)):  # the search for the cause runs only then
         raise FloatingPointError(describe_non_finite(graph, loss))
@@ -56,6 +58,24 @@ def backward(graph: list[Node], loss: Node | None = None):
         elif node.is_trainable:  # a parameter the loss does not depend on: ∂loss/∂node = 0
             node.gradients[node] = np.zeros_like(node.value)
             node.backward_value = node.value
+
+
+def require_inputs_first(nodes: list[Node]):
+    """Refuse a list in which a node comes before one of its inputs, or without it: forward
+    would compute the node from an old value of that input, and backward would visit the
+    input before the node that sends it its gradient. (topological_sort's orders are so.)"""
+    placed = set()
+    for node in nodes:
+        if not isinstance(node, Node):
+            raise TypeError(f"a graph holds nodes only; got {node!r} ({type(node).__name__})")
+        for i in node.inputs:
+            if i not in placed:
+                where = "comes after it" if i in nodes else "is missing"
+                raise ValueError(
+                    f"{node!r} needs its input {i!r}, which {where} in this list: list every "
+                    "input before the nodes that use it, as topological_sort does"
+                )
+        placed.add(node)
 
 
 def choose_loss(graph: list[Node], loss: Node | None) -> Node:

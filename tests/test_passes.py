@@ -140,8 +140,8 @@ def test_a_forward_only_step_leaves_the_gradients_alone():
 
 
 def test_backward_works_on_an_order_made_by_hand():
-    """A learner's own sort (here depth-first from the loss) gives the same gradients, even
-    when the nodes' marks of what needs a gradient were never set or are stale."""
+    """A learner's own sort (here depth-first from the loss) gives the same gradients, also
+    for a node made trainable after the graph was sorted."""
     x, w, y = fw.Input("x"), fw.Parameter("w"), fw.Input("y")
     loss = fw.MSE(x * w, y)
     x.value, w.value, y.value = np.ones(3), np.ones(3), np.zeros(3)
