@@ -12,11 +12,12 @@ import zlib
 
 import numpy as np
 
-from .node import Node
+from .node import Node, require_nodes
 from .optimizers import trainables
 
 
 def _named_trainables(graph: list[Node]) -> dict:
+    require_nodes(graph)
     params = {}
     for node in trainables(graph):
         if not isinstance(node.name, str) or not node.name:

@@ -59,10 +59,17 @@ def gradient_check(graph: list[Node], epsilon: float = 1e-6,
     The relative error of two numbers is |a - n| / max(1, |a|, |n|): absolute near zero,
     relative for large gradients.
     """
+    nodes = trainables(graph)
+    names = [node.name for node in nodes]
+    for node in nodes:  # the result is keyed by name: a second node of a name would hide one
+        if names.count(node.name) > 1:
+            raise ValueError(f"gradient_check reports each trainable node by its name, and "
+                             f"{names.count(node.name)} are named {node.name!r}; give each a "
+                             "name of its own")
     forward(graph)
     backward(graph, loss)
     # A trainable node that does not lead to the loss has a true gradient of zero.
-    analytic = {n: n.gradients.get(n, np.zeros_like(n.value)) for n in trainables(graph)}
+    analytic = {n: n.gradients.get(n, np.zeros_like(n.value)) for n in nodes}
     errors = {}
     for node, grad in analytic.items():
         numeric = numerical_gradient(graph, node, epsilon, loss)

@@ -18,10 +18,15 @@ def as_float_array(value, node: Node) -> np.ndarray:
     """Return ``value`` as a float64 ndarray, or raise an error that names ``node``.
 
     Every value in the framework is float64: data fed as float32 (or ints, or bools) is
-    converted once, here, so values and gradients never mix precisions.
+    converted once, here, so values and gradients never mix precisions. And a plain ndarray:
+    an ``np.matrix`` would turn ``*`` into a matrix product, so it becomes an ndarray, and a
+    masked array is refused, since its mask would be dropped or would drop entries.
     """
-    if isinstance(value, np.ndarray) and value.dtype.type is np.float64:
+    if type(value) is np.ndarray and value.dtype.type is np.float64:
         return value
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(f"{node!r} was given a masked array; fill or drop the masked entries "
+                        "first, e.g. np.ma.filled(values, 0.0) or values.compressed()")
     try:
         array = np.asarray(value)
     except (TypeError, ValueError) as error:
@@ -164,7 +169,7 @@ class Placeholder(Node):
     def forward(self):
         """Check the fed value and make it float64; a float64 array passes straight through."""
         value = self.value
-        if not (isinstance(value, np.ndarray) and value.dtype.type is np.float64):
+        if not (type(value) is np.ndarray and value.dtype.type is np.float64):
             if value is None:
                 raise ValueError(
                     f"{self!r} has no value: feed it, e.g. topological_sort({{{self.name}: array}})"
@@ -204,6 +209,13 @@ class Constant(Placeholder):
         self.value = self.forward_value = as_float_array(value, self)  # checked once, here
         if name is None:
             self.name = f"{self.value:g}" if self.value.ndim == 0 else f"constant{self.value.shape}"
+
+
+def require_nodes(nodes):
+    """Refuse a graph that holds anything but nodes, naming the first stranger."""
+    for node in nodes:
+        if not isinstance(node, Node):
+            raise TypeError(f"a graph holds nodes only; got {node!r} ({type(node).__name__})")
 
 
 def as_node(value) -> Node:

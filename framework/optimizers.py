@@ -18,7 +18,7 @@ from .passes import count_non_finite
 
 def trainables(graph: list[Node]) -> list[Placeholder]:
     """The trainable placeholders of ``graph``, in graph order."""
-    return [node for node in graph if node.is_trainable and isinstance(node, Placeholder)]
+    return [node for node in graph if isinstance(node, Placeholder) and node.is_trainable]
 
 
 def _gradients(nodes: list[Placeholder]) -> list[np.ndarray]:

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from .node import Node, Placeholder
+from .node import Node, Placeholder, require_nodes
 from .sort import Order, end_nodes
 
 _pass_numbers = itertools.count()
@@ -64,10 +64,9 @@ def require_inputs_first(nodes: list[Node]):
     """Refuse a list in which a node comes before one of its inputs, or without it: forward
     would compute the node from an old value of that input, and backward would visit the
     input before the node that sends it its gradient. (topological_sort's orders are so.)"""
+    require_nodes(nodes)
     placed = set()
     for node in nodes:
-        if not isinstance(node, Node):
-            raise TypeError(f"a graph holds nodes only; got {node!r} ({type(node).__name__})")
         for i in node.inputs:
             if i not in placed:
                 where = "comes after it" if i in nodes else "is missing"

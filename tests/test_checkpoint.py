@@ -377,3 +377,11 @@ def test_a_file_object_is_refused_clearly(tmp_path, action):
     fw.save_model(path, mlp())
     with open(path, "rb+") as file, pytest.raises(TypeError, match="give a path"):
         action(file, mlp())
+
+
+@pytest.mark.parametrize("action", ["save", "load"])
+def test_something_that_is_not_a_node_in_the_graph_is_named(tmp_path, action):
+    path = tmp_path / "model.npz"
+    call = fw.save_model if action == "save" else fw.load_model
+    with pytest.raises(TypeError, match=r"a graph holds nodes only; got 1 \(int\)"):
+        call(path, [fw.Parameter("w"), 1])

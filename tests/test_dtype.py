@@ -49,3 +49,28 @@ def test_float32_and_float64_data_give_the_same_float64_gradients():
         return w.gradients[w]
 
     np.testing.assert_array_equal(gradient(np.float32), gradient(np.float64))
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+def test_a_matrix_is_fed_as_a_plain_array_so_that_star_stays_element_wise():
+    """np.matrix makes * a matrix product: fed as it is, MSE(a * w, 0) would be 1.0, not 0.25."""
+    a, w, t = fw.Input("a"), fw.Parameter("w"), fw.Input("t")
+    loss = fw.MSE(a * w, t)
+    graph = fw.topological_sort({a: np.matrix([[1.0, 2.0], [3.0, 4.0]]),
+                                 w: np.array([[1.0, 0.0], [0.0, 0.0]]), t: np.zeros((2, 2))})
+    fw.forward(graph)
+    fw.backward(graph)
+    assert type(a.value) is np.ndarray
+    assert loss.value == 0.25  # mean of (1·1)², 0, 0, 0
+    np.testing.assert_array_equal(w.gradients[w], [[0.5, 0.0], [0.0, 0.0]])  # 2 a² w / 4
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_masked_array_is_refused_rather_than_losing_its_mask(dtype):
+    b = fw.Input("b")
+    values = np.ma.masked_array(np.array([1.0, 2.0, 3.0], dtype=dtype), mask=[0, 1, 0])
+    with pytest.raises(TypeError, match=r"Input\('b'\) was given a masked array"):
+        fw.topological_sort({b: values})
+    b.value = values
+    with pytest.raises(TypeError, match=r"Input\('b'\) was given a masked array"):
+        fw.forward([b])

@@ -80,3 +80,13 @@ def test_gradient_check_accepts_a_one_by_one_loss():
     # L = Σ uᵢ pᵢ²  =>  ∂L/∂p = 2 u p
     np.testing.assert_allclose(fw.numerical_gradient(graph, p), [[2.0], [-8.0], [3.0]],
                                rtol=1e-6)
+
+
+def test_two_trainable_nodes_of_one_name_are_refused_rather_than_reported_as_one():
+    """Keyed by name, the second would hide the first: a wrong gradient of the first would
+    go unreported."""
+    x, w1, w2 = fw.Input("x"), fw.Parameter("w"), fw.Parameter("w")
+    (x * w1 * w2).sum()
+    graph = fw.topological_sort({x: np.array([1.0, 2.0]), w1: 0.5, w2: 1.5})
+    with pytest.raises(ValueError, match=r"2 are named 'w'; give each a name of its own"):
+        fw.gradient_check(graph)

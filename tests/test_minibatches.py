@@ -59,3 +59,10 @@ def test_a_count_that_is_not_a_whole_number_is_refused(what, count):
     args = {"n_samples": 10, "batch_size": 3, what: count}
     with pytest.raises(TypeError, match=f"{what} must be a whole number.*{type(count).__name__}"):
         list(fw.minibatches(**args))
+
+
+@pytest.mark.parametrize("rng", [0, "seed", np.random.default_rng])
+def test_an_rng_that_is_not_a_generator_is_refused_naming_it(rng):
+    with pytest.raises(TypeError, match=r"rng must be a NumPy random generator, e\.g\. "
+                                        r"np\.random\.default_rng\(0\)"):
+        list(fw.minibatches(10, 3, rng))
