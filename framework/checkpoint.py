@@ -1,4 +1,7 @@
-"""Saving and loading the trainable values of a graph, by node name, in a ``.npz`` file.
+"""Saving and loading the parameters of a graph, by node name, in a ``.npz`` file.
+
+The parameters are the trainable placeholders and every ``Parameter``, frozen ones included: a
+model fine-tuned with a frozen part needs that part back too.
 
 Loading checks every name and shape before it changes anything, and never unpickles, so a bad
 file leaves the model as it was. Saving writes a temporary file and renames it over the target,
@@ -12,14 +15,16 @@ import zlib
 
 import numpy as np
 
-from .node import Node, require_nodes
-from .optimizers import trainables
+from .node import Node, Parameter, Placeholder, require_nodes
 
 
-def _named_trainables(graph: list[Node]) -> dict:
+def _named_parameters(graph: list[Node]) -> dict:
     require_nodes(graph)
     params = {}
-    for node in trainables(graph):
+    for node in graph:
+        if not (isinstance(node, Placeholder)
+                and (node.is_trainable or isinstance(node, Parameter))):
+            continue
         if not isinstance(node.name, str) or not node.name:
             raise ValueError(f"{node!r} needs a non-empty text name to be saved or loaded")
         if "\0" in node.name or _not_utf8(node.name):
@@ -31,7 +36,7 @@ def _named_trainables(graph: list[Node]) -> dict:
             )
         if node.name in params:
             raise ValueError(
-                f"two trainable nodes are named {node.name!r}; give each a unique name to save "
+                f"two parameters are named {node.name!r}; give each a unique name to save "
                 "or load the model"
             )
         params[node.name] = node
@@ -70,12 +75,13 @@ def _write_npz(file, arrays: dict):
 
 
 def save_model(path, graph: list[Node]):
-    """Write every trainable value of ``graph`` to ``path`` (a ``.npz`` file), atomically."""
+    """Write the value of every parameter of ``graph`` to ``path`` (a ``.npz`` file),
+    atomically."""
     path = _checked_path(path, "save")
-    params = _named_trainables(graph)
+    params = _named_parameters(graph)
     missing = [name for name, node in params.items() if node.value is None]
     if missing:
-        raise ValueError(f"cannot save {path}: these trainable nodes have no value: {missing}")
+        raise ValueError(f"cannot save {path}: these parameters have no value: {missing}")
     for node in params.values():
         value = node.value
         if not isinstance(value, (np.ndarray, np.generic)) or value.dtype.kind not in "biuf":
@@ -128,7 +134,7 @@ def _entry_headers(archive: zipfile.ZipFile) -> dict:
 
 
 def _problems(headers: dict, params: dict) -> list[str]:
-    """What keeps the entries from fitting the trainable nodes, one line each."""
+    """What keeps the entries from fitting the parameters, one line each."""
     problems = []
     for name, node in params.items():
         if name not in headers:
@@ -140,17 +146,17 @@ def _problems(headers: dict, params: dict) -> list[str]:
         elif node.value is not None and shape != np.shape(node.value):
             problems.append(f"{name!r} has shape {shape}, the model expects {np.shape(node.value)}")
     unexpected = sorted(headers.keys() - params.keys())
-    return problems + [f"{name!r} is not a trainable node of this graph" for name in unexpected]
+    return problems + [f"{name!r} is not a parameter of this graph" for name in unexpected]
 
 
 def load_model(path, graph: list[Node]):
-    """Set every trainable value of ``graph`` from ``path``; on any mismatch change nothing.
+    """Set every parameter of ``graph`` from ``path``; on any mismatch change nothing.
 
     The headers of all entries are checked against the model (names, shapes, dtypes) before
     any data is read; nothing is ever unpickled.
     """
     path = _checked_path(path, "load")
-    params = _named_trainables(graph)
+    params = _named_parameters(graph)
     try:
         with zipfile.ZipFile(path) as archive:
             headers = _entry_headers(archive)

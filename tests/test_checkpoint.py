@@ -385,3 +385,25 @@ def test_something_that_is_not_a_node_in_the_graph_is_named(tmp_path, action):
     call = fw.save_model if action == "save" else fw.load_model
     with pytest.raises(TypeError, match=r"a graph holds nodes only; got 1 \(int\)"):
         call(path, [fw.Parameter("w"), 1])
+
+
+def test_frozen_parameters_are_saved_and_loaded_too(tmp_path):
+    """A model fine-tuned with its first layer frozen: the frozen layer comes back as well,
+    instead of staying at the new model's random values."""
+
+    def frozen_first_layer(seed):
+        graph = mlp(seed)
+        for node in graph:
+            if node.name in ("w1", "b1"):
+                node.is_trainable = False
+        return graph
+
+    saved, fresh = frozen_first_layer(seed=0), frozen_first_layer(seed=1)
+    fw.save_model(tmp_path / "model.npz", saved)
+    fw.load_model(tmp_path / "model.npz", fresh)
+    values = {node.name: node.value for node in saved}
+    for node in fresh:
+        if isinstance(node, fw.Parameter):
+            np.testing.assert_array_equal(node.value, values[node.name], err_msg=node.name)
+    with np.load(tmp_path / "model.npz") as archive:  # the data x and y are not parameters
+        assert sorted(archive.files) == ["b1", "b2", "w1", "w2"]
