@@ -28,7 +28,9 @@ def _gradients(nodes: list[Placeholder]) -> list[np.ndarray]:
         grad = node.gradients.get(node)
         if grad is None:
             raise ValueError(f"{node!r} has no gradient; run backward(graph) before updating it")
-        if node.value is not node.backward_value:  # a second step from one gradient, say
+        # A second step from one gradient, say. (None: a subclass's own backward recorded
+        # nothing, and its gradient is taken as it is, as backward takes its forward's value.)
+        if node.value is not node.backward_value and node.backward_value is not None:
             raise ValueError(
                 f"{node!r} has a new value since backward computed its gradient (a step, a "
                 "load or a value set by hand): run forward and backward again before a step"

@@ -267,3 +267,18 @@ def test_adam_counts_steps_per_parameter_as_pytorch_does():
 def test_other_settings_are_checked_too(make, message):
     with pytest.raises((TypeError, ValueError), match=message):
         make()
+
+
+def test_a_placeholder_with_its_own_backward_can_be_stepped():
+    """backward records the value each node had, whatever its class's backward does."""
+
+    class Scaled(fw.Parameter):
+        def backward(self):
+            self.gradients[self] = 2.0 * self.upstream_gradient()
+
+    w = Scaled("w")
+    (w * w).sum()
+    graph = fw.topological_sort({w: np.array([1.0, 3.0])})
+    fw.run_steps(graph)
+    fw.SGD(0.1).step(graph)
+    np.testing.assert_allclose(w.value, [1.0, 3.0] - 0.1 * 2.0 * 2 * np.array([1.0, 3.0]))
