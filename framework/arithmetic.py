@@ -46,7 +46,12 @@ class _Elementwise(Node):
 
 
 class Add(_Elementwise):
-    """a + b.  ∂/∂a = 1, ∂/∂b = 1."""
+    """a + b.  ∂/∂a = 1, ∂/∂b = 1.
+
+    Both inputs get the upstream gradient itself where no broadcasting was undone, so b gets a
+    copy when a also needs it: two parameters then hold arrays of their own, and clipping one
+    gradient in place cannot change the other.
+    """
 
     symbol = "+"
 
@@ -59,7 +64,10 @@ class Add(_Elementwise):
         if a.needs_gradient:
             self.send_gradient(a, sum_to_shape(grad, a.value.shape))
         if b.needs_gradient:
-            self.send_gradient(b, sum_to_shape(grad, b.value.shape))
+            grad_b = sum_to_shape(grad, b.value.shape)
+            if grad_b is grad and a.needs_gradient and a is not b:
+                grad_b = grad.copy()
+            self.send_gradient(b, grad_b)
 
 
 class Subtract(_Elementwise):
@@ -128,7 +136,9 @@ class Power(Node):
                 "fw.exp(p * fw.log(a))"
             )
         super().__init__([a], name=name)
-        self.exponent = exponent
+        # Other real numbers (a Fraction, a NumPy integer) as a float: a Fraction power of a
+        # 0-d value would be a Python float, not an array.
+        self.exponent = exponent if isinstance(exponent, (int, float)) else float(exponent)
 
     def forward(self):
         self.value = self.inputs[0].value ** self.exponent

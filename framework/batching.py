@@ -18,6 +18,8 @@ def minibatches(n_samples: int, batch_size: int, rng: np.random.Generator | None
     if rng is not None and not isinstance(rng, (np.random.Generator, np.random.RandomState)):
         raise TypeError(f"rng must be a NumPy random generator, e.g. np.random.default_rng(0), "
                         f"or None for no shuffling; got {rng!r} ({type(rng).__name__})")
+    # Python ints from here: NumPy's small integers would overflow in start + batch_size.
+    n_samples, batch_size = int(n_samples), int(batch_size)
     order = rng.permutation(n_samples) if rng is not None else np.arange(n_samples)
     for start in range(0, n_samples, batch_size):
         yield order[start:start + batch_size]

@@ -1,5 +1,7 @@
 """Indexing a node: ``x[1]``, ``x[:, 2:5]``, ``x[[0, 0, 3]]``, ``x[rows, labels]``, ``x[mask]``."""
 
+import copy
+
 import numpy as np
 
 from .arguments import refuse
@@ -21,7 +23,8 @@ class Index(Node):
         if any(isinstance(part, Node) for part in parts):
             refuse(self, f"{self!r}: cannot index {x.name} with a node; index with ints, "
                          "slices or arrays (they get no gradient)")
-        self.index = index
+        # A copy: an index list refilled in place for the next batch must not move this one.
+        self.index = copy.deepcopy(index)
 
     def forward(self):
         x = self.inputs[0]

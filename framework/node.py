@@ -53,6 +53,7 @@ class Node:
                  "forward_pass", "backward_pass", "needs_gradient", "_found_by", "_inputs_left",
                  "__dict__", "__weakref__")
     kind = "operation"  # used by drawings: data, parameter, constant, operation or loss
+    trainability_changes = 0  # how often any node was frozen or unfrozen: see is_trainable
     __array_ufunc__ = None  # makes `array + node` call Node.__radd__ instead of NumPy looping
 
     def __init__(self, inputs=None, name=None, is_trainable=False):
@@ -104,8 +105,10 @@ class Node:
         """Made trainable after a sort (unfrozen), a node and everything computed from it need
         a gradient from now on, as the next sort would mark them; without the marks, backward
         would give it a gradient of zero. Frozen, it keeps its marks until the next sort:
-        backward then computes a gradient that optimizers leave unused."""
+        backward then computes a gradient that optimizers leave unused. Either way, sorted
+        orders look for their trainable nodes again (see ``optimizers.trainables``)."""
         self._is_trainable = trainable
+        Node.trainability_changes += 1
         frontier = [self] if trainable else []
         while frontier:
             node = frontier.pop()
@@ -128,9 +131,9 @@ class Node:
         the loss; the one such node that no output sent anything to is the loss itself,
         whose gradient is ∂loss/∂loss = 1.
         """
-        total = None
+        total, this_pass = None, self.backward_pass
         for output in self.outputs:
-            if output.backward_pass == self.backward_pass:
+            if output.backward_pass == this_pass:
                 grad = output.gradients.get(self)
                 if grad is not None:
                     total = grad if total is None else total + grad
@@ -142,10 +145,10 @@ class Node:
 
     def send_gradient(self, node: Node, grad: np.ndarray):
         """Record ∂loss/∂node; a node that is several inputs of this one gets the sum."""
-        if node in self.gradients:
-            self.gradients[node] = self.gradients[node] + grad
-        else:
-            self.gradients[node] = grad
+        gradients = self.gradients
+        if node in gradients:
+            grad = gradients[node] + grad
+        gradients[node] = grad
 
     # The operators (a + b, a / 2, a[i], a.sum(), a.T...) are attached in operators.py.
 
@@ -206,7 +209,9 @@ class Constant(Placeholder):
 
     def __init__(self, value, name=None):
         super().__init__(name=name, is_trainable=False)
-        self.value = self.forward_value = as_float_array(value, self)  # checked once, here
+        array = as_float_array(value, self)  # checked once, here
+        # A copy of the caller's own array: changed in place later, it would change the graph.
+        self.value = self.forward_value = array.copy() if array is value else array
         if name is None:
             self.name = f"{self.value:g}" if self.value.ndim == 0 else f"constant{self.value.shape}"
 

@@ -32,6 +32,13 @@ def _reshape(a, *shape):
     return Reshape(a, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
 
 
+def _transpose(a, *axes):
+    """As NumPy takes them: none, one tuple (or None), or the axes one by one."""
+    if len(axes) == 1 and not isinstance(axes[0], int):
+        return Transpose(a, axes[0])
+    return Transpose(a, axes or None)
+
+
 OPERATORS = [
     # Node method      written as                        builds
     ("__add__",       "a + b",                          lambda a, b: Add(a, as_node(b))),
@@ -53,7 +60,7 @@ OPERATORS = [
     ("mean",          "a.mean(axis=None, keepdims=False)",
      lambda a, axis=None, keepdims=False: Mean(a, axis, keepdims)),
     ("reshape",       "a.reshape(2, -1) or a.reshape((2, -1))", _reshape),
-    ("transpose",     "a.transpose(axes=None)",         lambda a, axes=None: Transpose(a, axes)),
+    ("transpose",     "a.transpose(1, 0) or a.transpose((1, 0))", _transpose),
     ("T",             "a.T (all axes reversed)",        property(lambda a: Transpose(a))),
 ]
 

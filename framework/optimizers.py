@@ -13,12 +13,25 @@ from numbers import Real
 import numpy as np
 
 from .node import Node, Placeholder
-from .passes import count_non_finite
+from .passes import count_non_finite, is_as_sorted
 
 
 def trainables(graph: list[Node]) -> list[Placeholder]:
     """The trainable placeholders of ``graph``, in graph order."""
-    return [node for node in graph if isinstance(node, Placeholder) and node.is_trainable]
+    return list(_trainables(graph))  # a copy, which the caller may change
+
+
+def _trainables(graph):
+    """``trainables`` itself. An order as the sort made it keeps the list, and looks again only
+    after a node was frozen or unfrozen: ``Node.trainability_changes`` counts every change."""
+    changes = Node.trainability_changes
+    kept = graph.trainables_kept if is_as_sorted(graph) else None
+    if kept is not None and kept[0] == changes:
+        return kept[1]
+    found = [node for node in graph if isinstance(node, Placeholder) and node.is_trainable]
+    if is_as_sorted(graph):
+        graph.trainables_kept = (changes, found)
+    return found
 
 
 def _gradients(nodes: list[Placeholder]) -> list[np.ndarray]:
@@ -91,7 +104,7 @@ def optimize(graph: list[Node], learning_rate: float = 1e-2):
 
 
 def _gradient_descent(graph, learning_rate, owner):
-    nodes = trainables(graph)
+    nodes = _trainables(graph)
     steps = zip(nodes, _gradients(nodes), strict=True)
     _write_all_or_nothing(owner, nodes, [node.value - learning_rate * grad for node, grad in steps])
 
@@ -121,7 +134,7 @@ class Optimizer:
         self.state = {}
 
     def step(self, graph: list[Node]):
-        nodes, values, states = trainables(graph), [], []
+        nodes, values, states = _trainables(graph), [], []
         for node, grad in zip(nodes, _gradients(nodes), strict=True):
             state = self.state.get(node)
             if state is not None:
@@ -164,7 +177,8 @@ class Momentum(Optimizer):
         self.beta = check_number("Momentum", "beta", beta, high=1.0)
 
     def update(self, value, grad, state):
-        v = grad if state is None else self.beta * state[0] + grad
+        # A copy to start from: the gradient itself may be zeroed in place after the step.
+        v = grad.copy() if state is None else self.beta * state[0] + grad
         return value - self.learning_rate * v, (v,)
 
 

@@ -9,6 +9,7 @@ from .node import Node, Placeholder, require_nodes
 from .sort import Order, end_nodes
 
 _pass_numbers = itertools.count()
+_latest_forward_pass = -1  # the number of the forward pass that started last, over any graph
 
 
 def forward(graph: list[Node]):
@@ -17,12 +18,16 @@ def forward(graph: list[Node]):
     Each pass has a number, stamped on every node it computes, so that ``backward`` can tell
     whether all the values it uses come from the pass that computed the loss.
     """
-    if not isinstance(graph, Order):  # a list made by hand, or a slice of an order
+    global _latest_forward_pass
+    as_sorted = is_as_sorted(graph)
+    if not as_sorted:  # a list made by hand, a slice of an order, an edited order
         require_inputs_first(graph)
-    pass_number = next(_pass_numbers)
+    pass_number = _latest_forward_pass = next(_pass_numbers)
     for node in graph:
         node.forward()
         node.forward_pass = pass_number
+    if as_sorted:
+        graph.computed_by = pass_number
 
 
 def backward(graph: list[Node], loss: Node | None = None):
@@ -41,7 +46,7 @@ def backward(graph: list[Node], loss: Node | None = None):
     """
     if not graph:
         raise ValueError("backward got an empty graph; sort one with topological_sort first")
-    if not isinstance(graph, Order):  # a list made by hand, or a slice of an order
+    if not is_as_sorted(graph):  # a list made by hand, a slice of an order, an edited order
         require_inputs_first(graph)
     loss = choose_loss(graph, loss)
     if not math.isfinite(require_scalar(loss)):  # the search for the cause runs only then
@@ -58,6 +63,11 @@ def backward(graph: list[Node], loss: Node | None = None):
         elif node.is_trainable:  # a parameter the loss does not depend on: ∂loss/∂node = 0
             node.gradients[node] = np.zeros_like(node.value)
             node.backward_value = node.value
+
+
+def is_as_sorted(graph) -> bool:
+    """Is ``graph`` an order just as topological_sort made it, each node after its inputs?"""
+    return isinstance(graph, Order) and graph.as_sorted
 
 
 def require_inputs_first(nodes: list[Node]):
@@ -84,7 +94,7 @@ def choose_loss(graph: list[Node], loss: Node | None) -> Node:
         if loss not in graph:
             raise ValueError(f"the loss {loss!r} is not a node of this graph")
         return loss
-    ends = graph.end_nodes if isinstance(graph, Order) else end_nodes(graph)
+    ends = graph.end_nodes if is_as_sorted(graph) else end_nodes(graph)
     if len(ends) > 1:  # usually one: the loss
         scalars = [node for node in ends if node.value is not None and np.size(node.value) == 1]
         if len(scalars) > 1:
@@ -120,8 +130,13 @@ def require_one_forward_pass(graph: list[Node], loss: Node):
     another pass's number; a placeholder given a new value since (new data, or an optimizer
     step) no longer holds the value its forward pass checked. (A change made in place inside
     an array cannot be seen: the framework itself never makes one.)
+
+    When no forward pass has started since the one over this very order that computed the
+    loss, no operation can have been recomputed: only the nodes without inputs are looked at.
     """
-    for node in graph:
+    unchanged = (is_as_sorted(graph)
+                 and graph.computed_by == loss.forward_pass == _latest_forward_pass)
+    for node in graph.sources if unchanged else graph:
         if node.inputs:
             if node.forward_pass == loss.forward_pass:
                 continue

@@ -1,5 +1,6 @@
 """Ordering the graph: Kahn's topological sort, iterative and linear in nodes plus edges."""
 
+import functools
 import threading
 from collections import deque
 
@@ -7,11 +8,34 @@ from .node import Constant, Node, Placeholder, as_float_array
 
 
 class Order(list):
-    """The list of nodes that ``topological_sort`` returns. Being one tells ``backward`` that
-    the sort has just set every node's ``needs_gradient``, so it need not set them again, and
-    ``end_nodes`` (the nodes that no node of the order uses) saves it looking for them."""
+    """The list of nodes that ``topological_sort`` returns, each after its inputs.
+
+    Being one, as the sort made it, tells ``forward`` and ``backward`` that they need not check
+    the order again, and ``end_nodes`` (the nodes that no node of the order uses) saves
+    ``backward`` looking for them. An order that is edited (``append``, ``+=``, ``order[i] =``
+    and every other change a list allows) is no longer known to be sound: from then on it is
+    checked, and its end nodes found, as for any list made by hand.
+    """
 
     end_nodes: list = []
+    sources: list = []  # the nodes without inputs, in order
+    as_sorted = False  # True from the sort until the first edit
+    computed_by = None  # the number of the last forward pass over the whole order (passes.py)
+
+    trainables_kept = None  # (Node.trainability_changes, the trainable nodes): optimizers.py
+
+
+def _forgets_it_was_sorted(edit):
+    @functools.wraps(edit)
+    def edited(order, *args, **kwargs):
+        order.as_sorted = False
+        return edit(order, *args, **kwargs)
+    return edited
+
+
+for _edit in ("__setitem__", "__delitem__", "__iadd__", "__imul__", "append", "extend",
+              "insert", "pop", "remove", "clear", "sort", "reverse"):
+    setattr(Order, _edit, _forgets_it_was_sorted(getattr(list, _edit)))
 
 
 def topological_sort(feed_dict: dict) -> list[Node]:
@@ -33,27 +57,30 @@ def topological_sort(feed_dict: dict) -> list[Node]:
         found, sources = _discover(feed_dict)
         # The order is also the first-in first-out queue of ready nodes: the loop walks along
         # it while the nodes that become ready join its end (a for loop over a list also
-        # visits what is appended during the loop).
-        order = Order(sources)
-        order.end_nodes = []
-        for node in order:
+        # visits what is appended during the loop). A plain list: an Order's own append
+        # would also note that the order was edited, a million times over.
+        placed, ends = sources[:], []
+        for node in placed:
             # The sort takes every connected node, so every output is in the order: an end
             # node is one with no outputs yet (nodes built later are not in this order).
             if not node.outputs:
-                order.end_nodes.append(node)
+                ends.append(node)
             for output in node.outputs:
                 missing = output._inputs_left - 1
                 output._inputs_left = missing
                 if missing == 0:
-                    order.append(output)
+                    placed.append(output)
                 elif missing < 0:  # more edges in than its inputs: links made by hand
                     raise _broken_link(node, output)
 
-        if len(order) < len(found):
+        if len(placed) < len(found):
             _check_links(found)
             cycle = " -> ".join(n.name for n in _find_cycle(found))
             raise ValueError(f"the graph has a cycle, so it has no topological order: {cycle}")
+    order = Order(placed)
+    order.end_nodes, order.sources = ends, sources
     mark_needs_gradient(order)
+    order.as_sorted = True
     return order
 
 

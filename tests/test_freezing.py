@@ -57,3 +57,29 @@ def test_a_parameter_frozen_after_sorting_is_left_alone_by_the_optimizer():
     dw, _ = by_hand(3.0, 0.5)
     assert np.isclose(w.value, 3.0 - 0.1 * dw)
     assert b.value == 0.5
+
+
+def test_optimizers_follow_freezing_after_their_first_step():
+    """An order keeps its list of trainable nodes from one step to the next: a parameter frozen
+    or unfrozen between two steps is still seen at the next one."""
+    graph, x, w, b, loss = model()
+    for optimizer in (fw.SGD(0.1), fw.Momentum(0.1), fw.Adam(0.1)):
+        fw.run_steps(graph)
+        optimizer.step(graph)  # b alone: w is frozen
+        assert w.value == 3.0 and b.value != 0.5
+        w.is_trainable, b.is_trainable = True, False
+        frozen_b = b.value
+        fw.run_steps(graph)
+        optimizer.step(graph)
+        assert w.value != 3.0 and b.value == frozen_b
+        w.is_trainable, b.is_trainable = False, True
+        w.value, b.value = 3.0, 0.5
+
+
+def test_trainables_gives_a_list_of_ones_own():
+    graph, x, w, b, loss = model()
+    fw.trainables(graph).append(w)  # the caller's list: the next call does not see it
+    assert fw.trainables(graph) == [b]
+    fw.run_steps(graph)
+    fw.SGD(0.1).step(graph)
+    assert w.value == 3.0

@@ -66,3 +66,10 @@ def test_an_rng_that_is_not_a_generator_is_refused_naming_it(rng):
     with pytest.raises(TypeError, match=r"rng must be a NumPy random generator, e\.g\. "
                                         r"np\.random\.default_rng\(0\)"):
         list(fw.minibatches(10, 3, rng))
+
+
+def test_numpy_integer_counts_cover_every_sample():
+    """np.int8(64) + 64 overflows: the second batch came out empty and 36 samples were lost."""
+    batches = list(fw.minibatches(np.int8(100), np.int8(64)))
+    assert [len(b) for b in batches] == [64, 36]
+    assert np.array_equal(np.concatenate(batches), np.arange(100))

@@ -6,6 +6,8 @@ shapes, axes and indices drawn by hypothesis. Then the operators with numbers on
 and every kind of bad argument, whose error must name the node and the shapes.
 """
 
+from fractions import Fraction
+
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
@@ -53,6 +55,15 @@ def test_power_with_a_float_exponent(data, exponent):
     a_value = data.draw(arrays(data.draw(shapes), positive))
     a = fw.Parameter("a")
     check_op(fw.Power(a, exponent), {a: a_value}, a_value ** exponent, data.draw(seeds))
+
+
+def test_power_with_a_fraction_exponent_of_a_number():
+    """√a of a 0-d value, the exponent a Fraction: d/da √a = 1 / (2 √a) = 1/4 at a = 4."""
+    a = fw.Parameter("a")
+    root = a ** Fraction(1, 2)
+    graph = fw.topological_sort({a: 4.0})
+    fw.run_steps(graph, loss=root)
+    assert root.value == 2.0 and a.gradients[a] == 0.25
 
 
 def test_power_zero_has_a_zero_gradient_even_at_zero():
@@ -154,7 +165,7 @@ def shapes_and_permutations(draw):
 
 @settings(max_examples=30, deadline=None)
 @given(data=st.data(), shape_and_axes=shapes_and_permutations(),
-       spelling=st.sampled_from(["fw.transpose", "a.transpose", "a.T"]))
+       spelling=st.sampled_from(["fw.transpose", "a.transpose", "a.transpose(*axes)", "a.T"]))
 def test_transpose_gradients(data, shape_and_axes, spelling):
     shape, axes = shape_and_axes
     if spelling == "a.T":
@@ -162,7 +173,9 @@ def test_transpose_gradients(data, shape_and_axes, spelling):
     a_value = data.draw(arrays(shape))
     a = fw.Parameter("a")
     output = {"fw.transpose": lambda: fw.transpose(a, axes),
-              "a.transpose": lambda: a.transpose(axes), "a.T": lambda: a.T}[spelling]()
+              "a.transpose": lambda: a.transpose(axes),
+              "a.transpose(*axes)": lambda: a.transpose(*(axes or ())), "a.T": lambda: a.T,
+              }[spelling]()
     check_op(output, {a: a_value}, np.transpose(a_value, axes), data.draw(seeds))
 
 

@@ -108,3 +108,24 @@ def test_a_placeholder_whose_own_forward_checks_nothing_is_not_refused():
     fw.forward(graph)
     fw.backward(graph)
     assert np.isclose(w.gradients[w], A[:, 0].sum())
+
+
+def test_a_forward_pass_that_failed_half_way_is_refused():
+    """The failed pass recomputed the nodes before the one that raised: backward must not mix
+    them with the loss of the pass before, even when every placeholder holds what it checked."""
+    x, w, c = fw.Input("x"), fw.Parameter("w"), fw.Constant(np.ones(3), name="c")
+    h = x * w
+    h.name = "h"
+    loss = (h + c).sum()
+    graph = fw.topological_sort({x: np.arange(3.0), w: 2.0})
+    fw.forward(graph)
+    x.value = np.arange(4.0)  # h is computed, then h + c cannot broadcast
+    with pytest.raises(ValueError, match="do not broadcast"):
+        fw.forward(graph)
+    with pytest.raises(ValueError, match=r"Multiply\('h'\) was computed by another forward "
+                                         r"pass than the loss"):
+        fw.backward(graph)
+    x.value = np.arange(3.0)
+    fw.forward(graph)
+    fw.backward(graph, loss=loss)
+    assert np.isclose(w.gradients[w], 3.0)  # ∂/∂w Σ (x w + 1) = Σ x
