@@ -102,6 +102,7 @@ def ratio(a, b):
 
 
 CHECKED = "NumPy + checks"  # training.CheckedNumpyMLP: the MLPs only
+BARE = "nodes alone"  # training.BareNodesMLP: the MLPs only
 
 
 def print_training(results, clock: str):
@@ -131,6 +132,20 @@ def print_training(results, clock: str):
             row.append(ratio(ms["framework"], ms.get("PyTorch")))
         rows.append(row)
     print(table(header, rows))
+
+
+def print_floor(results, clock: str):
+    """The framework's ratio to NumPy as two factors: what its nodes cost by themselves (a
+    Python call each, the ops' own checks), and what the passes and the optimizer add."""
+    rows = []
+    for r in results:
+        ms = r.ms_per_epoch[clock]
+        if BARE in ms:
+            rows.append([r.problem.name, f"{ms['NumPy']:.2f}", f"{ms[BARE]:.2f}",
+                         f"{ms['framework']:.2f}", ratio(ms[BARE], ms["NumPy"]),
+                         ratio(ms["framework"], ms[BARE]), ratio(ms["framework"], ms["NumPy"])])
+    print(table(["model", "NumPy ms", f"{BARE} ms", "framework ms", f"{BARE} ÷ NumPy",
+                 f"framework ÷ {BARE}", "framework ÷ NumPy"], rows))
 
 
 def print_checks(results):
@@ -199,6 +214,10 @@ def main():
         print("\nThe same epochs in CPU time (time.process_time), which a busy neighbour "
               "disturbs less:\n")
         print_training(results, "cpu")
+        print("\nThe floor of this design (CPU time): the nodes alone, each forward and backward "
+              "called in order with none of the passes' and the optimizer's bookkeeping and "
+              "checks (training.BareNodesMLP; not a way to train):\n")
+        print_floor(results, "cpu")
         print()
         print_checks(results)
         print()

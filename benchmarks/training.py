@@ -185,6 +185,37 @@ class FrameworkMLP:
         return not sent and not any(node.needs_gradient for node in data)
 
 
+class BareNodesMLP(FrameworkMLP):
+    """The framework's own nodes, with nothing of what the passes and the optimizer add: each
+    node's forward in order, each backward in reverse (of the nodes that need a gradient), and
+    the update θ - η g. No pass numbers, no reached set, no check that the values come from one
+    pass, that the loss and the new parameters are finite, or that a gradient fits and is new.
+
+    Not a way to train: each of those checks stops a mistake from giving a wrong number
+    silently. It is the floor of this design, what a Python call per node and the ops' own
+    checks (fed values made float64, shapes, labels) cost by themselves.
+    """
+
+    label = "nodes alone"
+
+    def train_epoch(self, batches):
+        X, T, lr = self.problem.features, self.problem.targets, self.problem.learning_rate
+        graph = self.graph
+        backward_order = [node for node in reversed(graph) if node.needs_gradient]
+        parameters = fw.trainables(graph)
+        for node in graph:
+            node.backward_pass = None  # upstream_gradient reads the outputs of the same pass
+        for idx in batches:
+            self.x.value, self.y.value = X[idx], T[idx]
+            for node in graph:
+                node.forward()
+            for node in backward_order:
+                node.gradients = {}
+                node.backward()
+            for node in parameters:
+                node.value = node.value - lr * node.gradients[node]
+
+
 def softmax_cross_entropy(z, t):
     """The log-sum-exp cross-entropy of logits z (B, classes) against labels t, as sum / B, and
     its gradient ∂L/∂z = (softmax(z) - onehot(t)) / B: the framework's formulas."""
@@ -467,7 +498,7 @@ class TorchCNN:
 
 
 VERSIONS = {  # problem.model → its framework version, NumPy versions and PyTorch version
-    "MLP": (FrameworkMLP, (NumpyMLP, CheckedNumpyMLP), TorchMLP),
+    "MLP": (FrameworkMLP, (NumpyMLP, CheckedNumpyMLP, BareNodesMLP), TorchMLP),
     "CNN": (FrameworkCNN, (NumpyCNN,), TorchCNN),
 }
 
