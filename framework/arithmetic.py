@@ -48,9 +48,9 @@ class _Elementwise(Node):
 class Add(_Elementwise):
     """a + b.  ∂/∂a = 1, ∂/∂b = 1.
 
-    Both inputs get the upstream gradient itself where no broadcasting was undone, so b gets a
-    copy when a also needs it: two parameters then hold arrays of their own, and clipping one
-    gradient in place cannot change the other.
+    Where no broadcasting was undone, both inputs would get the upstream gradient itself, so b
+    gets a copy: two parameters then hold arrays of their own, and clipping one gradient in
+    place cannot change the other.
     """
 
     symbol = "+"
@@ -61,13 +61,12 @@ class Add(_Elementwise):
     def backward(self):
         grad = self.upstream_gradient()
         a, b = self.inputs
-        if a.needs_gradient:
-            self.send_gradient(a, sum_to_shape(grad, a.value.shape))
+        grad_a = sum_to_shape(grad, a.value.shape) if a.needs_gradient else None
+        if grad_a is not None:
+            self.send_gradient(a, grad_a)
         if b.needs_gradient:
             grad_b = sum_to_shape(grad, b.value.shape)
-            if grad_b is grad and a.needs_gradient and a is not b:
-                grad_b = grad.copy()
-            self.send_gradient(b, grad_b)
+            self.send_gradient(b, grad_b.copy() if grad_b is grad_a and a is not b else grad_b)
 
 
 class Subtract(_Elementwise):
