@@ -3,9 +3,10 @@
 The parameters are the trainable placeholders and every ``Parameter``, frozen ones included: a
 model fine-tuned with a frozen part needs that part back too.
 
-Loading checks every name and shape before it changes anything, and never unpickles, so a bad
-file leaves the model as it was. Saving writes a temporary file and renames it over the target,
-so an interrupted save never leaves a torn checkpoint.
+Loading checks every name and shape, and that every value is finite, before it changes
+anything, and never unpickles, so a bad file leaves the model as it was. Saving writes a
+temporary file and renames it over the target, so an interrupted save never leaves a torn
+checkpoint.
 """
 
 import os
@@ -16,6 +17,7 @@ import zlib
 import numpy as np
 
 from .node import Node, Parameter, Placeholder, require_nodes
+from .passes import count_non_finite
 
 
 def _named_parameters(graph: list[Node]) -> dict:
@@ -34,6 +36,8 @@ def _named_parameters(graph: list[Node]) -> dict:
                 f"{node!r}: its name {node.name!r} cannot be stored in a checkpoint (a NUL "
                 "character or a lone surrogate); rename the node"
             )
+        if params.get(node.name) is node:  # the same node listed twice (two graphs joined)
+            continue
         if node.name in params:
             raise ValueError(
                 f"two parameters are named {node.name!r}; give each a unique name to save "
@@ -78,6 +82,8 @@ def save_model(path, graph: list[Node]):
     """Write the value of every parameter of ``graph`` to ``path`` (a ``.npz`` file),
     atomically."""
     path = _checked_path(path, "save")
+    if not os.path.basename(path):
+        raise ValueError(f"cannot save {path!r}: give the name of a file, e.g. 'model.npz'")
     params = _named_parameters(graph)
     missing = [name for name, node in params.items() if node.value is None]
     if missing:
@@ -153,7 +159,8 @@ def load_model(path, graph: list[Node]):
     """Set every parameter of ``graph`` from ``path``; on any mismatch change nothing.
 
     The headers of all entries are checked against the model (names, shapes, dtypes) before
-    any data is read; nothing is ever unpickled.
+    any data is read, and the data for NaN and infinities before any is set; nothing is ever
+    unpickled.
     """
     path = _checked_path(path, "load")
     params = _named_parameters(graph)
@@ -178,8 +185,14 @@ def load_model(path, graph: list[Node]):
         raise ValueError(
             f"{path} is not a readable checkpoint (.npz), so nothing was loaded: {error}"
         ) from None
+    values = {name: array.astype(np.float64) for name, array in arrays.items()}
+    broken = [f"{name!r} holds {count_non_finite(value)}" for name, value in values.items()
+              if not np.isfinite(value).all()]
+    if broken:
+        raise ValueError(f"{path} holds values that are not finite, so nothing was loaded: "
+                         + "; ".join(broken))
     for name, node in params.items():
-        node.value = arrays[name].astype(np.float64)
+        node.value = values[name]
 
 
 class _DoesNotFit(Exception):

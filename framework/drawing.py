@@ -9,8 +9,9 @@ node can be highlighted, for pictures of the backward pass step by step.
 import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
+from matplotlib.axes import Axes
 
-from .node import Node
+from .node import Node, require_graph
 
 COLOURS = {
     "data": "#9ecae1",
@@ -76,6 +77,11 @@ def to_networkx(graph: list[Node]) -> nx.DiGraph:
     ``inputs`` and ``value`` will do, so the notebooks can draw their teaching nodes; one without
     a ``kind``, or with one not in ``COLOURS``, is drawn as an operation.
     """
+    require_graph(graph)
+    for node in graph:  # a Node, or a notebook's teaching node: anything with these three
+        if not all(hasattr(node, attribute) for attribute in ("name", "inputs", "value")):
+            raise TypeError(f"a graph to draw holds nodes (with a name, inputs and a value); "
+                            f"got {node!r} ({type(node).__name__})")
     digraph = nx.DiGraph()
     members = set(graph)
     for order, node in enumerate(graph):
@@ -119,9 +125,16 @@ def _label(node, data, show_shapes, numbers, show=()):
 def _layers(digraph):
     """Topological generations, each kept in the graph's order from top to bottom (networkx
     groups a generation in a set, whose order changes from run to run)."""
+    try:
+        generations = list(nx.topological_generations(digraph))
+    except nx.NetworkXUnfeasible:  # links made by hand: name the loop, as the sort does
+        cycle = [source for source, _ in nx.find_cycle(digraph)]
+        names = " -> ".join(digraph.nodes[n]["name"] for n in [*cycle, cycle[0]])
+        raise ValueError(f"the graph has a cycle, so it cannot be drawn in layers: "
+                         f"{names}") from None
     return {
         layer: sorted(nodes, key=lambda n: -digraph.nodes[n]["order"])
-        for layer, nodes in enumerate(nx.topological_generations(digraph))
+        for layer, nodes in enumerate(generations)
     }
 
 
@@ -207,8 +220,13 @@ def draw_graph(graph: list[Node], ax=None, show_shapes=True, show_order=False, b
     highlight=node, ax=`` the next cell of a grid: the gradients known so far, "—" for the rest.
     Node and font sizes shrink to fit small axes; arrays need about 2 inches per layer.
     """
+    require_graph(graph)
     if not graph:
         raise ValueError("draw_graph got an empty graph; sort one with topological_sort first")
+    if ax is not None and not isinstance(ax, Axes):
+        shape = f" of shape {ax.shape}" if isinstance(ax, np.ndarray) else ""
+        raise TypeError(f"ax must be one matplotlib Axes, e.g. axes[0] of plt.subplots(1, 2); "
+                        f"got {type(ax).__name__}{shape}")
     show = _parse_show(show)
     if highlight is not None and highlight not in graph:
         raise ValueError(f"highlight must be a node of the graph; got {highlight!r}")

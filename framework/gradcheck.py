@@ -7,8 +7,8 @@ of order ε². In float64 with ε = 1e-6 this agrees with a correct analytic gra
 
 import numpy as np
 
-from .node import Node, Placeholder
-from .optimizers import trainables
+from .node import Node, Placeholder, require_nodes
+from .optimizers import check_number, trainables
 from .passes import backward, choose_loss, forward, require_scalar
 
 
@@ -20,6 +20,10 @@ def numerical_gradient(graph: list[Node], node: Node, epsilon: float = 1e-6,
     overwritten by the forward pass, so nudging it would measure nothing. Afterwards every
     value of the graph is that of a forward pass at the original value.
     """
+    require_nodes(graph)
+    check_number("numerical_gradient", "epsilon", epsilon)
+    if epsilon == 0:
+        raise ValueError("numerical_gradient: the epsilon must be a number > 0, got 0")
     if not isinstance(node, Placeholder):
         raise TypeError(
             f"numerical_gradient nudges the value of a placeholder (an Input or a Parameter); "

@@ -24,7 +24,11 @@ class Index(Node):
             refuse(self, f"{self!r}: cannot index {x.name} with a node; index with ints, "
                          "slices or arrays (they get no gradient)")
         # A copy: an index list refilled in place for the next batch must not move this one.
-        self.index = copy.deepcopy(index)
+        try:
+            self.index = copy.deepcopy(index)
+        except (TypeError, copy.Error):  # a generator, say, which NumPy would not take either
+            refuse(self, f"{self!r}: cannot index {x.name} with a {type(index).__name__}; "
+                         "index with ints, slices, lists or arrays")
 
     def forward(self):
         x = self.inputs[0]

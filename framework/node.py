@@ -216,8 +216,22 @@ class Constant(Placeholder):
             self.name = f"{self.value:g}" if self.value.ndim == 0 else f"constant{self.value.shape}"
 
 
+def require_graph(graph):
+    """Refuse anything but a list or tuple as a graph: a node passed instead of its graph, or
+    a generator, which one look through would use up (a forward pass would then compute
+    nothing, and the loss would stay as it was)."""
+    if isinstance(graph, (list, tuple)):
+        return
+    if hasattr(graph, "inputs"):
+        raise TypeError(f"expected a graph, the list of nodes that topological_sort returns; "
+                        f"got the node {graph!r} itself")
+    got = "None" if graph is None else f"a {type(graph).__name__}"
+    raise TypeError(f"a graph is a list of nodes, as topological_sort returns; got {got}")
+
+
 def require_nodes(nodes):
-    """Refuse a graph that holds anything but nodes, naming the first stranger."""
+    """Refuse a graph that is not a list of nodes, naming the first stranger."""
+    require_graph(nodes)
     for node in nodes:
         if not isinstance(node, Node):
             raise TypeError(f"a graph holds nodes only; got {node!r} ({type(node).__name__})")

@@ -12,7 +12,7 @@ from numbers import Real
 
 import numpy as np
 
-from .node import Node, Placeholder
+from .node import Node, Placeholder, require_nodes
 from .passes import count_non_finite, is_as_sorted
 
 
@@ -28,6 +28,8 @@ def _trainables(graph):
     kept = graph.trainables_kept if is_as_sorted(graph) else None
     if kept is not None and kept[0] == changes:
         return kept[1]
+    if not is_as_sorted(graph):
+        require_nodes(graph)
     found = [node for node in graph if isinstance(node, Placeholder) and node.is_trainable]
     if is_as_sorted(graph):
         graph.trainables_kept = (changes, found)

@@ -44,10 +44,10 @@ def backward(graph: list[Node], loss: Node | None = None):
     works in which every node comes after its inputs, not only topological_sort's. Values that
     changed since the forward pass that computed the loss are refused, not mixed in.
     """
-    if not graph:
-        raise ValueError("backward got an empty graph; sort one with topological_sort first")
     if not is_as_sorted(graph):  # a list made by hand, a slice of an order, an edited order
         require_inputs_first(graph)
+    if not graph:
+        raise ValueError("backward got an empty graph; sort one with topological_sort first")
     loss = choose_loss(graph, loss)
     if not math.isfinite(require_scalar(loss)):  # the search for the cause runs only then
         raise FloatingPointError(describe_non_finite(graph, loss))

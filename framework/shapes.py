@@ -20,6 +20,8 @@ class Reshape(Node):
 
     def __init__(self, x, shape, name=None):
         super().__init__([x], name=name)
+        if shape is None:
+            refuse(self, f"{self!r}: reshape needs a shape, e.g. {x.name}.reshape(2, -1); got None")
         self.shape = int_tuple(self, "shape", shape)
         if self.shape.count(-1) > 1 or any(n < -1 for n in self.shape):
             refuse(self, f"{self!r}: shape {self.shape} must hold lengths ≥ 0 and at most one "

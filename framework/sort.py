@@ -103,8 +103,10 @@ def _feed(feed_dict):
         if not isinstance(node, Placeholder):
             raise TypeError(f"{node!r} is an operation: forward computes its value from its "
                             "inputs, so it cannot be fed; feed the placeholders it comes from")
-    for node, value in feed_dict.items():
-        node.value = as_float_array(value, node)
+    # Every value converted before any is set: a refused feed leaves every node as it was.
+    values = [as_float_array(value, node) for node, value in feed_dict.items()]
+    for node, value in zip(feed_dict, values, strict=True):
+        node.value = value
 
 
 def _discover(feed_dict) -> tuple[list[Node], list[Node]]:

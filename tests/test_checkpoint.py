@@ -89,6 +89,8 @@ BAD_CHECKPOINTS = {
     "complex array": lambda path: write_npz(path, **good_arrays(b2=np.array([1 + 1j]))),
     "object array": lambda path: write_npz(
         path, **good_arrays(b2=np.array([Exploding()], dtype=object))),
+    "NaN": lambda path: write_npz(path, **good_arrays(b2=np.array([np.nan]))),
+    "inf": lambda path: write_npz(path, **good_arrays(b2=np.array([-np.inf]))),
 }
 
 
@@ -407,3 +409,27 @@ def test_frozen_parameters_are_saved_and_loaded_too(tmp_path):
             np.testing.assert_array_equal(node.value, values[node.name], err_msg=node.name)
     with np.load(tmp_path / "model.npz") as archive:  # the data x and y are not parameters
         assert sorted(archive.files) == ["b1", "b2", "w1", "w2"]
+
+
+def test_a_parameter_shared_by_two_graphs_listed_together_is_saved_once(tmp_path):
+    """A training graph and an evaluation graph that share W, joined into one list: W is one
+    parameter listed twice, not two parameters of one name."""
+    x, x_eval, w = fw.Input("x"), fw.Input("x_eval"), fw.Parameter("W")
+    fw.Sum(x @ w, name="loss")
+    fw.Sum(x_eval @ w, name="prediction")
+    train = fw.topological_sort({x: np.ones((1, 2)), w: np.array([[1.0], [2.0]])})
+    evaluation = fw.topological_sort({x_eval: np.ones((1, 2))})
+    fw.save_model(tmp_path / "both.npz", list(train) + list(evaluation))
+    with np.load(tmp_path / "both.npz") as saved:
+        assert list(saved) == ["W"] and np.array_equal(saved["W"], [[1.0], [2.0]])
+
+
+@pytest.mark.parametrize("path", ["", "folder/"])
+def test_a_path_that_names_no_file_is_refused_before_anything_is_written(path, tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(ValueError, match="give the name of a file, e.g. 'model.npz'"):
+        fw.save_model(path, mlp())
+    assert os.listdir(tmp_path) == ["folder"] and os.listdir(tmp_path / "folder") == []
+    assert os.listdir(tmp_path.parent).count(".tmp-") == 0

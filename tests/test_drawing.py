@@ -349,3 +349,34 @@ def test_values_and_gradients_of_arrays_fit_a_figure_of_their_own():
     _, cells = plt.subplots(2, 3, figsize=(12, 6))
     ax = fw.draw_graph(graph, ax=cells[0, 0], show=("value", "grad"))
     assert all(5 <= t.get_fontsize() < own_size for t in ax.texts)  # shrunk to fit the cell
+
+
+def test_draw_graph_refuses_a_whole_grid_of_axes_naming_it():
+    graph = fw.topological_sort({fw.Input("x"): 1.0})
+    fig, axes = plt.subplots(1, 2)
+    try:
+        for ax, shown in ((axes, "ndarray of shape \\(2,\\)"), (fig, "Figure")):
+            with pytest.raises(TypeError, match=f"ax must be one matplotlib Axes, e.g. axes\\[0\\] "
+                                                f"of plt.subplots\\(1, 2\\); got {shown}"):
+                fw.draw_graph(graph, ax=ax)
+    finally:
+        plt.close(fig)
+
+
+@pytest.mark.parametrize("call", [fw.draw_graph, fw.to_networkx])
+def test_drawing_names_what_is_not_a_node(call):
+    x = fw.Input("x")
+    with pytest.raises(TypeError, match=r"a graph to draw holds nodes \(with a name, inputs and "
+                                        r"a value\); got 3 \(int\)"):
+        call([x, 3])
+
+
+def test_drawing_a_cycle_made_by_hand_names_it():
+    a = fw.Input("a")
+    b, c = fw.Negate(a, name="b"), None
+    c = fw.Negate(b, name="c")
+    b.inputs.append(c)  # links made by hand: b reads c, which reads b
+    c.outputs.append(b)
+    with pytest.raises(ValueError, match="the graph has a cycle, so it cannot be drawn in layers: "
+                                         "(b -> c -> b|c -> b -> c)"):
+        fw.draw_graph([a, b, c])

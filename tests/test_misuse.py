@@ -106,3 +106,97 @@ def test_numerical_gradient_of_a_node_without_a_value_is_refused():
     graph = fw.topological_sort({x: np.ones(2), w: np.ones(2)})
     with pytest.raises(ValueError, match=r"Parameter\('later'\) has no value"):
         fw.numerical_gradient(graph, later)
+
+
+def small_graph():
+    x, w = fw.Input("x"), fw.Parameter("w")
+    loss = (x * w).sum()
+    loss.name = "loss"
+    return fw.topological_sort({x: np.ones(2), w: np.ones(2)}), loss
+
+
+CALLS = {
+    "forward": fw.forward, "backward": fw.backward, "run_steps": fw.run_steps,
+    "trainables": fw.trainables, "gradient_check": fw.gradient_check,
+    "draw_graph": fw.draw_graph, "SGD.step": fw.SGD(0.1).step, "Adam.step": fw.Adam().step,
+    "optimize": fw.optimize,
+    "save_model": lambda graph: fw.save_model("never-written.npz", graph),
+}
+
+
+@pytest.mark.parametrize("call", CALLS)
+def test_the_loss_node_passed_for_its_graph_is_named(call, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where a save_model that took it would write
+    graph, loss = small_graph()
+    with pytest.raises(TypeError, match=r"expected a graph, the list of nodes that "
+                                        r"topological_sort returns; got the node Sum\('loss'\)"):
+        CALLS[call](loss)
+
+
+@pytest.mark.parametrize("call", CALLS)
+@pytest.mark.parametrize("graph, got", [(None, "None"), ({}, "a dict"),
+                                        (iter([]), "a list_iterator")],
+                         ids=["None", "dict", "iterator"])
+def test_a_graph_that_is_not_a_list_is_refused(call, graph, got, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(TypeError, match=f"a graph is a list of nodes, as topological_sort "
+                                        f"returns; got {got}"):
+        CALLS[call](graph)
+
+
+def test_forward_over_a_generator_is_refused_rather_than_computing_nothing():
+    """One look through a generator used it up: the pass computed nothing, and the loss
+    stayed at its old value (3 where the new data gave 30)."""
+    x, w = fw.Input("x"), fw.Parameter("w")
+    loss = (x * w).sum()
+    graph = fw.topological_sort({x: np.ones(3), w: np.ones(3)})
+    fw.forward(graph)
+    x.value = 10 * np.ones(3)
+    with pytest.raises(TypeError, match="got a generator"):
+        fw.forward(node for node in graph)
+    fw.forward(graph)
+    assert loss.value == 30.0
+
+
+@pytest.mark.parametrize("call", ["optimize", "SGD.step", "Adam.step", "trainables"])
+def test_strangers_in_a_graph_given_to_an_optimizer_are_named(call):
+    graph, loss = small_graph()
+    w = graph[1]
+    before = w.value
+    with pytest.raises(TypeError, match=r"a graph holds nodes only; got 'junk' \(str\)"):
+        CALLS[call]([w, "junk"])
+    assert w.value is before
+
+
+@pytest.mark.parametrize("build, error", [
+    (lambda x: x.reshape(None), r"reshape needs a shape, e.g. x.reshape\(2, -1\); got None"),
+    (lambda x: x[(i for i in range(2))], r"cannot index x with a generator"),
+], ids=["reshape(None)", "index by a generator"])
+def test_a_refused_op_leaves_no_trace_in_the_graph(build, error):
+    x, w = fw.Input("x"), fw.Parameter("w")
+    loss = (x * w).sum()
+    with pytest.raises(TypeError, match=error):
+        build(x)
+    assert len(x.outputs) == 1
+    fw.run_steps(fw.topological_sort({x: np.array([1.0, 3.0]), w: np.array([2.0, 2.0])}))
+    assert loss.value == 8.0
+
+
+def test_a_refused_feed_leaves_every_value_as_it_was():
+    """The second value is refused: the first must not have been set already."""
+    x, w = fw.Input("x"), fw.Parameter("w")
+    (x * w).sum()
+    trained = np.arange(2.0)
+    w.value = trained
+    with pytest.raises(TypeError, match=r"Input\('x'\) was given data of dtype <U"):
+        fw.topological_sort({w: np.zeros(2), x: "not data"})
+    assert w.value is trained
+
+
+@pytest.mark.parametrize("epsilon, error", [
+    ("1e-6", TypeError), (None, TypeError), (np.array([1e-6]), TypeError), (0, ValueError),
+    (-1e-6, ValueError), (float("nan"), ValueError)])
+def test_gradient_check_refuses_an_epsilon_that_is_not_a_positive_number(epsilon, error):
+    graph, loss = small_graph()
+    with pytest.raises(error, match="numerical_gradient: the epsilon must be a number"):
+        fw.gradient_check(graph, epsilon=epsilon)
