@@ -24,14 +24,13 @@ def trainables(graph: list[Node]) -> list[Placeholder]:
 def _trainables(graph):
     """``trainables`` itself. An order as the sort made it keeps the list, and looks again only
     after a node was frozen or unfrozen: ``Node.trainability_changes`` counts every change."""
-    changes = Node.trainability_changes
-    kept = graph.trainables_kept if is_as_sorted(graph) else None
-    if kept is not None and kept[0] == changes:
-        return kept[1]
-    if not is_as_sorted(graph):
+    changes, as_sorted = Node.trainability_changes, is_as_sorted(graph)
+    if not as_sorted:
         require_nodes(graph)
+    elif graph.trainables_kept is not None and graph.trainables_kept[0] == changes:
+        return graph.trainables_kept[1]
     found = [node for node in graph if isinstance(node, Placeholder) and node.is_trainable]
-    if is_as_sorted(graph):
+    if as_sorted:
         graph.trainables_kept = (changes, found)
     return found
 
