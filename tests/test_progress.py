@@ -129,3 +129,74 @@ def test_a_wrong_answer_is_reported_with_the_checks_message(learners_run):
     assert (rows[0].status, rows[0].message) == (
         progress.WRONG, "AssertionError: expected the shape (4, 7), got (4, 3)")
     assert "wrong: AssertionError: expected the shape (4, 7), got (4, 3)" in progress.table(rows)
+
+
+def _solved(solutions_run, name=RUN):
+    """A copy of a solutions notebook as committed (a run in which every check passed) and its
+    first exercise."""
+    notebook = copy.deepcopy(solutions_run[name])
+    return notebook, workbook.find_exercises(notebook, name)[0]
+
+
+def test_a_check_cell_that_was_edited_is_reported_not_done(solutions_run):
+    """A check with its raise commented out still runs without an error: that is no answer."""
+    notebook, exercise = _solved(solutions_run)
+    check = notebook.cells[exercise.check]
+    check.source = check.source.replace("raise AssertionError", "pass  # raise AssertionError")
+    row = progress.results(notebook, RUN)[0]
+    assert (row.status, row.message) == (
+        progress.CHANGED, "the check cell differs from the course's; copy it back from solutions/")
+    assert "check changed: the check cell differs" in progress.table([row])
+
+
+def test_a_check_that_did_not_say_correct_is_not_done(solutions_run):
+    """Without solutions/ to compare with (a notebook of the learner's own name), the check must
+    still have printed its line: an emptied check cell prints nothing."""
+    notebook, exercise = _solved(solutions_run)
+    notebook.cells[exercise.check].outputs = []
+    row = progress.results(notebook, "01_my_copy.ipynb")[0]
+    assert (row.status, row.message) == (
+        progress.CHANGED, f"the check did not print 'Exercise {exercise.number}: correct'")
+
+
+def test_an_error_that_is_not_the_blanks_own_is_wrong_not_not_yet(learners_run):
+    """A method misspelt (foward) makes Node.forward raise NotImplementedError: the answer is
+    written, and wrong."""
+    notebook = copy.deepcopy(learners_run[RUN])
+    exercise = workbook.find_exercises(notebook, RUN)[0]
+    notebook.cells[exercise.check].outputs = [new_output(
+        "error", ename="NotImplementedError", evalue="Square must implement forward()",
+        traceback=[])]
+    row = progress.results(notebook, RUN)[0]
+    assert (row.status, row.message) == (
+        progress.WRONG, "NotImplementedError: Square must implement forward()")
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("split", "two cells are exercise {n}'s check cell (a copied or split cell?)"),
+    ("delete", "exercise {n} has no check cell (deleted?); copy it again from solutions/"),
+])
+def test_a_check_cell_split_or_deleted_is_one_row_that_says_so(learners_run, damage, message):
+    """JupyterLab's split and copy keep a cell's metadata: an empty half of a check cell would
+    otherwise be taken for the check, and pass."""
+    notebook = copy.deepcopy(learners_run[RUN])
+    exercise = workbook.find_exercises(notebook, RUN)[0]
+    check = notebook.cells[exercise.check]
+    if damage == "split":
+        notebook.cells.insert(exercise.check + 1, nbformat.v4.new_code_cell(
+            "", metadata=copy.deepcopy(check.metadata)))
+    else:
+        del notebook.cells[exercise.check]
+    rows = progress.results(notebook, RUN)
+    assert [(r.exercise, r.status) for r in rows] == [("–", progress.WRONG)]
+    assert message.format(n=exercise.number) in rows[0].message
+
+
+def test_a_notebook_that_cannot_be_read_is_one_row_and_the_others_still_count(tmp_path):
+    broken = tmp_path / "99_broken.ipynb"
+    broken.write_text("")
+    executed = progress.execute_all([broken], workers=1, bar=False)
+    rows = progress.results(executed[broken], broken.name)
+    assert [(r.notebook, r.exercise, r.status) for r in rows] == [
+        ("99_broken.ipynb", "–", progress.WRONG)]
+    assert rows[0].message.startswith("NotJSONError")

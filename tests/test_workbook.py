@@ -108,6 +108,38 @@ def test_a_solution_without_a_check_cell_is_refused():
         workbook.find_exercises(notebook, "01_x.ipynb")
 
 
+@pytest.mark.parametrize("marker", ["## BEGIN SOLUTION", "### Begin Solution",
+                                    "### BEGIN SOLUTION (hard)", "#### END SOLUTION"])
+def test_a_mistyped_marker_is_refused_rather_than_leaking_the_answer(marker):
+    """Read as no marker at all, it would copy the answer into the learner's edition."""
+    notebook = _tiny()
+    cell = notebook.cells[3]
+    cell.source = cell.source.replace(
+        "### BEGIN SOLUTION" if "BEGIN" in marker else "### END SOLUTION", marker)
+    with pytest.raises(ValueError, match=r"07_tiny.ipynb: cell 3: .* looks like a solution "
+                                         r"marker but is not one"):
+        workbook.learners_edition(notebook, "07_tiny.ipynb")
+
+
+def test_a_marker_in_a_markdown_cell_is_refused():
+    notebook = _tiny()
+    notebook.cells[2].source += "\n### BEGIN SOLUTION\nThe answer is 42.\n### END SOLUTION"
+    with pytest.raises(ValueError, match="cell 2 is a markdown cell with a solution marker"):
+        workbook.learners_edition(notebook, "07_tiny.ipynb")
+
+
+def test_a_notebook_that_fails_leaves_the_learners_edition_as_it_was(tmp_path):
+    solutions, notebooks = tmp_path / "solutions", tmp_path / "notebooks"
+    solutions.mkdir()
+    nbformat.write(_tiny(), solutions / "07_tiny.ipynb")
+    broken = _tiny()
+    broken.cells[3].source = broken.cells[3].source.replace("### END SOLUTION", "")
+    nbformat.write(broken, solutions / "08_broken.ipynb")
+    with pytest.raises(ValueError, match="without ### END"):
+        workbook.main(["--solutions", str(solutions), "--notebooks", str(notebooks)])
+    assert not notebooks.exists() or list(notebooks.iterdir()) == []
+
+
 def test_check_mode_reports_a_stale_learners_edition(tmp_path):
     solutions, notebooks = tmp_path / "solutions", tmp_path / "notebooks"
     solutions.mkdir()

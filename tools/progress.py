@@ -12,11 +12,17 @@ check cell after it); in the solutions edition, the cells with the ``### BEGIN S
 markers and the code cell after each.
 
 An exercise is
-- **done** when its solution cell and its check cell run without an error;
-- **not yet** when one of them raises ``NotImplementedError``, as the blanks do;
-- **wrong** when one of them raises anything else; the table shows the error's message.
+- **done** when its solution cell and its check cell run without an error, and the check cell
+  is the course's own (as in ``solutions/``) and printed ``Exercise N.K: correct``;
+- **not yet** when one of them raises its blank's ``NotImplementedError("Exercise N.K is not
+  done yet: ...")``;
+- **wrong** when one of them raises anything else; the table shows the error's message;
+- **check changed** when the check cell is no longer the course's own (emptied, edited, split):
+  a check that cannot fail says nothing, so copy the cell back from ``solutions/``.
 
-The table's last line is ``exercises done: K/N``.
+A notebook that cannot be read or run to the end (not a notebook, a kernel that died, a cell
+that ran longer than ``--timeout`` seconds, exercise cells deleted or copied) gets one row that
+says why; the others are reported as usual. The table's last line is ``exercises done: K/N``.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Two kernels run at a time: one BLAS thread each, or they fight over the cores (see Makefile).
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
-DONE, NOT_YET, WRONG = "done", "not yet", "wrong"
+DONE, NOT_YET, WRONG, CHANGED = "done", "not yet", "wrong", "check changed"
 
 
 @dataclass
@@ -63,8 +69,10 @@ def execute(path: Path, timeout: int = 600):
     return notebook
 
 
-def execute_all(paths: list[Path], workers: int = 2, bar: bool = True) -> dict:
-    """{path: executed copy} for every notebook, ``workers`` kernels at a time."""
+def execute_all(paths: list[Path], workers: int = 2, bar: bool = True,
+                timeout: int = 600) -> dict:
+    """{path: executed copy} for every notebook, ``workers`` kernels at a time; the exception
+    instead, for a notebook that could not be read or run to the end."""
     executed = {}
     # Fresh worker processes ("spawn"): the same on every OS, and no state copied from a parent
     # such as a test session.
@@ -73,9 +81,12 @@ def execute_all(paths: list[Path], workers: int = 2, bar: bool = True) -> dict:
             tqdm(total=len(paths), disable=not bar, file=sys.stderr, desc="running notebooks",
                  bar_format="{desc}: {bar} {n_fmt}/{total_fmt}") as progress_bar:
         # No rate or time in the bar: it only shows that something happens.
-        futures = {pool.submit(execute, path): path for path in paths}
+        futures = {pool.submit(execute, path, timeout): path for path in paths}
         for future in as_completed(futures):
-            executed[futures[future]] = future.result()
+            try:
+                executed[futures[future]] = future.result()
+            except Exception as error:  # noqa: BLE001 (any failure is that notebook's row)
+                executed[futures[future]] = error
             progress_bar.update()
     return executed
 
@@ -85,26 +96,60 @@ def cell_error(cell) -> dict | None:
     return next((out for out in cell.get("outputs", []) if out.output_type == "error"), None)
 
 
+def cell_stdout(cell) -> str:
+    return "".join(out.get("text", "") for out in cell.get("outputs", [])
+                   if out.output_type == "stream" and out.get("name") == "stdout")
+
+
+def reference_checks(name: str) -> dict:
+    """{exercise number: check cell source} of ``solutions/NAME``, or {} without one."""
+    path = ROOT / "solutions" / name
+    if not path.is_file():
+        return {}
+    notebook = nbformat.read(path, as_version=4)
+    return {exercise.number: notebook.cells[exercise.check].source
+            for exercise in find_exercises(notebook, name)}
+
+
+def status(notebook, exercise, reference: str | None) -> tuple[str, str]:
+    """(status, message) of one exercise of an executed notebook."""
+    blank = f"Exercise {exercise.number} is not done yet"
+    for index in (exercise.solution, exercise.check):
+        error = cell_error(notebook.cells[index])
+        if error is not None:
+            first_line = (error.evalue.splitlines() or [""])[0]
+            if error.ename == "NotImplementedError" and first_line.startswith(blank):
+                return NOT_YET, first_line
+            return WRONG, f"{error.ename}: {first_line}"
+    check = notebook.cells[exercise.check]
+    if reference is not None and check.source != reference:
+        return CHANGED, "the check cell differs from the course's; copy it back from solutions/"
+    if f"Exercise {exercise.number}: correct" not in cell_stdout(check):
+        return CHANGED, f"the check did not print 'Exercise {exercise.number}: correct'"
+    return DONE, ""
+
+
 def results(notebook, name: str) -> list[Result]:
-    """The state of each exercise of an executed notebook."""
-    found = []
-    for exercise in find_exercises(notebook, name):
-        status, message = DONE, ""
-        for index in (exercise.solution, exercise.check):
-            error = cell_error(notebook.cells[index])
-            if error is not None:
-                first_line = (error.evalue.splitlines() or [""])[0]
-                status = NOT_YET if error.ename == "NotImplementedError" else WRONG
-                message = f"{error.ename}: {first_line}" if status == WRONG else first_line
-                break
-        found.append(Result(name, exercise.number, status, message))
-    return found
+    """The state of each exercise of an executed notebook, or one row saying why there is
+    none: ``notebook`` is then the exception that reading or running it raised."""
+    try:
+        if isinstance(notebook, Exception):
+            raise notebook
+        exercises = find_exercises(notebook, name)
+        references = reference_checks(name)
+    except Exception as error:  # noqa: BLE001 (reported in the notebook's row)
+        first_line = (str(error).splitlines() or [""])[0]
+        return [Result(name, "–", WRONG, f"{type(error).__name__}: {first_line}")]
+    return [Result(name, exercise.number,
+                   *status(notebook, exercise, references.get(exercise.number)))
+            for exercise in exercises]
 
 
 def table(rows: list[Result]) -> str:
     """The report: one row per exercise, then ``exercises done: K/N``."""
     header = ("notebook", "exercise", "result")
-    lines = [(r.notebook, r.exercise, r.status + (f": {r.message}" if r.status == WRONG else ""))
+    lines = [(r.notebook, r.exercise, r.status + (f": {r.message}" if r.status != DONE
+                                                  and r.status != NOT_YET else ""))
              for r in rows]
     widths = [max(len(row[i]) for row in [header, *lines]) for i in range(2)]
     text = [f"{header[0]:{widths[0]}}  {header[1]:{widths[1]}}  {header[2]}"]
@@ -114,12 +159,12 @@ def table(rows: list[Result]) -> str:
     return "\n".join(text)
 
 
-def progress(folder: Path, bar: bool = True) -> list[Result]:
+def progress(folder: Path, bar: bool = True, timeout: int = 600) -> list[Result]:
     """Run every notebook of ``folder`` and collect the state of its exercises."""
     paths = sorted(folder.glob("*.ipynb"))
     if not paths:
         raise SystemExit(f"no notebooks in {folder}")
-    executed = execute_all(paths, bar=bar)
+    executed = execute_all(paths, bar=bar, timeout=timeout)
     return [row for path in paths for row in results(executed[path], path.name)]
 
 
@@ -127,11 +172,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", nargs="?", default="notebooks",
                         help="notebooks (the learner's edition, the default) or solutions")
+    parser.add_argument("--timeout", type=int, default=600,
+                        help="seconds one cell may run before its notebook is stopped (600)")
     args = parser.parse_args(argv)
     folder = Path(args.folder)
     if not folder.is_absolute() and not folder.exists():
         folder = ROOT / folder
-    print(table(progress(folder)))
+    print(table(progress(folder, timeout=args.timeout)))
     return 0
 
 

@@ -46,6 +46,7 @@ STUB_COMMENT = "# replace ... with your answer"
 CHECK_TAG = "raises-exception"
 _DEF = re.compile(r"^(\s*)(?:async\s+)?def\s+(\w+)")
 _CLASS = re.compile(r"^(\s*)class\s+(\w+)")
+_LOOKS_LIKE_A_MARKER = re.compile(r"^\s*#+\s*(begin|end)\s+solution", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,17 @@ def find_exercises(notebook, name: str) -> list[Exercise]:
     for index, cell in enumerate(cells):
         info = cell.get("metadata", {}).get("exercise")
         if info:
-            tagged.setdefault(info["number"], {})[info["cell"]] = index
+            parts = tagged.setdefault(info["number"], {})
+            if info["cell"] in parts:
+                raise ValueError(f"{name}: two cells are exercise {info['number']}'s "
+                                 f"{info['cell']} cell (a copied or split cell?); keep one, "
+                                 f"or copy the cell again from solutions/{name}")
+            parts[info["cell"]] = index
+    for number, parts in tagged.items():
+        for role in ("solution", "check"):
+            if role not in parts:
+                raise ValueError(f"{name}: exercise {number} has no {role} cell (deleted?); "
+                                 f"copy it again from solutions/{name}")
     if tagged:
         return [Exercise(number, parts["solution"], parts["check"])
                 for number, parts in tagged.items()]
@@ -162,8 +173,25 @@ def stub_source(source: str, number: str) -> str:
     return "\n".join(out)
 
 
+def require_exact_markers(notebook, name: str):
+    """Refuse a marker mistyped (``## BEGIN SOLUTION``, ``### Begin Solution``, ``### BEGIN
+    SOLUTION (hard)``) or put in a markdown cell: either would copy the answer it surrounds into
+    the learner's edition as it is, and its check could no longer fail."""
+    for index, cell in enumerate(notebook.cells):
+        for line in cell.source.splitlines():
+            if not _LOOKS_LIKE_A_MARKER.match(line):
+                continue
+            if line.strip() not in (BEGIN, END):
+                raise ValueError(f"{name}: cell {index}: {line.strip()!r} looks like a solution "
+                                 f"marker but is not one; write exactly {BEGIN!r} or {END!r}")
+            if cell.cell_type != "code":
+                raise ValueError(f"{name}: cell {index} is a {cell.cell_type} cell with a "
+                                 "solution marker; only code cells hold exercises")
+
+
 def learners_edition(notebook, name: str):
     """A copy of a solutions notebook, made into the learner's edition."""
+    require_exact_markers(notebook, name)
     learner = copy.deepcopy(notebook)
     for exercise in find_exercises(notebook, name):
         for role, index in (("solution", exercise.solution), ("check", exercise.check)):
@@ -195,16 +223,16 @@ def main(argv=None) -> int:
                         help="write nothing; fail if a learner's notebook is out of date")
     args = parser.parse_args(argv)
 
-    stale = []
-    args.notebooks.mkdir(exist_ok=True)
-    for source in sorted(args.solutions.glob("*.ipynb")):
-        target = args.notebooks / source.name
-        text = generate(source)
-        if target.exists() and target.read_text(encoding="utf-8") == text:
-            continue
-        stale.append(target.name)
-        if not args.check:
-            target.write_text(text, encoding="utf-8")
+    # Every notebook made before any is written: one that fails leaves notebooks/ as it was.
+    texts = {args.notebooks / source.name: generate(source)
+             for source in sorted(args.solutions.glob("*.ipynb"))}
+    stale = [target for target, text in texts.items()
+             if not (target.exists() and target.read_text(encoding="utf-8") == text)]
+    if not args.check:
+        args.notebooks.mkdir(exist_ok=True)
+        for target in stale:
+            target.write_text(texts[target], encoding="utf-8")
+    stale = [target.name for target in stale]
     verb = "out of date" if args.check else "written"
     print(f"learner's edition: {len(stale)} notebook(s) {verb}" +
           (f": {', '.join(stale)}" if stale else ""))
