@@ -41,7 +41,7 @@ from nbclient import NotebookClient
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from workbook import find_exercises  # noqa: E402
+from workbook import find_exercises, not_done_yet  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 # Two kernels run at a time: one BLAS thread each, or they fight over the cores (see Makefile).
@@ -113,12 +113,12 @@ def reference_checks(name: str) -> dict:
 
 def status(notebook, exercise, reference: str | None) -> tuple[str, str]:
     """(status, message) of one exercise of an executed notebook."""
-    blank = f"Exercise {exercise.number} is not done yet"
     for index in (exercise.solution, exercise.check):
         error = cell_error(notebook.cells[index])
         if error is not None:
             first_line = (error.evalue.splitlines() or [""])[0]
-            if error.ename == "NotImplementedError" and first_line.startswith(blank):
+            if (error.ename == "NotImplementedError"
+                    and first_line.startswith(not_done_yet(exercise.number))):
                 return NOT_YET, first_line
             return WRONG, f"{error.ename}: {first_line}"
     check = notebook.cells[exercise.check]
@@ -148,8 +148,8 @@ def results(notebook, name: str) -> list[Result]:
 def table(rows: list[Result]) -> str:
     """The report: one row per exercise, then ``exercises done: K/N``."""
     header = ("notebook", "exercise", "result")
-    lines = [(r.notebook, r.exercise, r.status + (f": {r.message}" if r.status != DONE
-                                                  and r.status != NOT_YET else ""))
+    lines = [(r.notebook, r.exercise,
+              r.status + (f": {r.message}" if r.status not in (DONE, NOT_YET) else ""))
              for r in rows]
     widths = [max(len(row[i]) for row in [header, *lines]) for i in range(2)]
     text = [f"{header[0]:{widths[0]}}  {header[1]:{widths[1]}}  {header[2]}"]

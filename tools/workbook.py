@@ -63,6 +63,11 @@ def _notebook_number(name: str) -> int:
     return int(match.group(1))
 
 
+def not_done_yet(number: str) -> str:
+    """How the blank of exercise ``number`` starts its NotImplementedError's message."""
+    return f"Exercise {number} is not done yet: "
+
+
 def has_markers(source: str) -> bool:
     return any(line.strip() == BEGIN for line in source.splitlines())
 
@@ -163,7 +168,7 @@ def stub_source(source: str, number: str) -> str:
         pad = " " * indent
         function = _enclosing_function(lines, i, indent) if indent else None
         if function:
-            message = f"Exercise {number} is not done yet: write the body of {function}"
+            message = f"{not_done_yet(number)}write the body of {function}"
             out.append(f'{pad}raise NotImplementedError("{message}")')
         else:
             region = "\n".join(line[indent:] for line in lines[i + 1:end])
