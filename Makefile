@@ -49,12 +49,21 @@ test: lint
 
 # For maintainers: solutions/ is the source. Re-run every notebook there in place and store what
 # nbval will compare (streams are merged afterwards, since how a print is split into pieces
-# varies from run to run), then write the learner's edition, notebooks/, from it.
+# varies from run to run), write the learner's edition, notebooks/, from it, and run that too:
+# its cells after a blank use the package's piece and say so, so their outputs are its own.
+#   make notebooks NB=06          only the notebooks whose names start with 06
+NB     ?=
+NB_SOLUTIONS := $(if $(NB),$(foreach n,$(NB),solutions/$(n)*.ipynb),solutions/*.ipynb)
+NB_LEARNERS  := $(subst solutions/,notebooks/,$(NB_SOLUTIONS))
+EXECUTE := $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.record_timing=False
+COALESCE := $(BIN)/jupyter nbconvert --to notebook --inplace --coalesce-streams
 notebooks: $(STAMP)
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-		--ExecutePreprocessor.record_timing=False solutions/*.ipynb
-	$(BIN)/jupyter nbconvert --to notebook --inplace --coalesce-streams solutions/*.ipynb
-	$(BIN)/python tools/workbook.py
+	$(EXECUTE) $(NB_SOLUTIONS)
+	$(COALESCE) $(NB_SOLUTIONS)
+	$(BIN)/python tools/workbook.py $(NB)
+	$(EXECUTE) $(NB_LEARNERS)
+	$(COALESCE) $(NB_LEARNERS)
 
 # Write notebooks/ (the learner's edition) from solutions/ again, without running anything.
 workbook: $(STAMP)

@@ -205,12 +205,20 @@ def test_make_test_lints_then_runs_pytest():
     assert lint < tests
 
 
-def test_make_notebooks_runs_the_solutions_then_writes_the_learners_edition():
-    commands = " ".join(_make_dry_run("notebooks"))
-    execute = commands.index("--execute")
-    assert "solutions/*.ipynb" in commands[execute:]
-    assert "notebooks/*.ipynb" not in commands, "notebooks/ is generated, never executed in place"
-    assert commands.index("tools/workbook.py") > commands.index("--coalesce-streams")
+def test_make_notebooks_runs_the_solutions_then_writes_and_runs_the_learners_edition():
+    commands = _make_dry_run("notebooks")
+    executes = [i for i, c in enumerate(commands) if "--execute" in c]
+    generate = next(i for i, c in enumerate(commands) if "tools/workbook.py" in c)
+    assert len(executes) == 2 and executes[0] < generate < executes[1]
+    assert "solutions/*.ipynb" in commands[executes[0]]
+    assert "notebooks/*.ipynb" in commands[executes[1]]
+    assert all("--coalesce-streams" in commands[i + 1] for i in executes)
+
+
+def test_make_notebooks_can_run_named_notebooks_alone():
+    commands = _make_dry_run("notebooks", "NB=06")
+    assert "solutions/06*.ipynb" in next(c for c in commands if "--execute" in c)
+    assert next(c for c in commands if "tools/workbook.py" in c).endswith("workbook.py 06")
 
 
 def test_make_progress_reports_on_the_folder_it_is_given():

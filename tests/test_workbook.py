@@ -150,6 +150,30 @@ def test_check_mode_reports_a_stale_learners_edition(tmp_path):
     assert workbook.main([*arguments, "--check"]) == 0
 
 
+def test_check_mode_ignores_outputs_but_not_sources(tmp_path):
+    solutions, notebooks = tmp_path / "solutions", tmp_path / "notebooks"
+    solutions.mkdir()
+    nbformat.write(_tiny(), solutions / "07_tiny.ipynb")
+    arguments = ["--solutions", str(solutions), "--notebooks", str(notebooks)]
+    assert workbook.main(arguments) == 0
+    learner = nbformat.read(notebooks / "07_tiny.ipynb", as_version=4)
+    learner.cells[1].outputs = [nbformat.v4.new_output("stream", text="using fw.MatMul\n")]
+    nbformat.write(learner, notebooks / "07_tiny.ipynb")
+    assert workbook.main([*arguments, "--check"]) == 0  # executed: its own outputs
+    learner.cells[1].source += "\n# edited"
+    nbformat.write(learner, notebooks / "07_tiny.ipynb")
+    assert workbook.main([*arguments, "--check"]) == 1
+
+
+def test_named_notebooks_alone_are_written(tmp_path):
+    solutions, notebooks = tmp_path / "solutions", tmp_path / "notebooks"
+    solutions.mkdir()
+    for name in ("07_tiny.ipynb", "08_tiny.ipynb"):
+        nbformat.write(_tiny(), solutions / name)
+    workbook.main(["08", "--solutions", str(solutions), "--notebooks", str(notebooks)])
+    assert sorted(path.name for path in notebooks.iterdir()) == ["08_tiny.ipynb"]
+
+
 # The committed course.
 
 def test_both_editions_hold_the_same_notebooks():
@@ -159,8 +183,8 @@ def test_both_editions_hold_the_same_notebooks():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_committed_learners_edition_is_what_the_generator_makes(name):
-    assert (NOTEBOOKS / name).read_text(encoding="utf-8") == workbook.generate(SOLUTIONS / name), (
-        f"notebooks/{name} is out of date: run `make workbook`")
+    assert workbook.is_up_to_date(NOTEBOOKS / name, workbook.generate(SOLUTIONS / name)), (
+        f"notebooks/{name} is out of date: run `make notebooks NB={name[:2]}`")
 
 
 def _text(cells):

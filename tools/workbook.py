@@ -1,6 +1,7 @@
 """Write the learner's edition of the course (notebooks/) from the solutions edition (solutions/).
 
     python tools/workbook.py                       # solutions/*.ipynb -> notebooks/
+    python tools/workbook.py 06 07                 # only the notebooks whose names start so
     python tools/workbook.py --check               # exit 1 if notebooks/ is not up to date
 
 How exercises are found, in a notebook of solutions/:
@@ -26,6 +27,11 @@ What the learner's edition gets, for each exercise:
 
 Every other cell, outputs included, is copied unchanged. ``find_exercises`` reads either
 edition: the metadata in the learner's, the markers in the solutions'.
+
+The learner's edition is then executed (``make notebooks``): a cell after a blank prints which
+piece it used (``framework.exercises.yours_or_ours``), the learner's or the package's, so its
+outputs are the learner edition's own. A notebook is therefore up to date (``--check``) when its
+cells, without their outputs, are what this script makes; nbval checks the outputs.
 """
 
 from __future__ import annotations
@@ -220,19 +226,36 @@ def generate(source: Path) -> str:
     return text if text.endswith("\n") else text + "\n"  # as nbformat.write ends a file
 
 
+def without_outputs(text: str) -> dict:
+    """A notebook's JSON text as a dict without its code cells' outputs and execution counts."""
+    notebook = nbformat.reads(text, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return notebook
+
+
+def is_up_to_date(target: Path, text: str) -> bool:
+    """Whether the learner's notebook ``target`` holds the cells of ``text``, outputs aside."""
+    return target.exists() and (
+        without_outputs(target.read_text(encoding="utf-8")) == without_outputs(text))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("only", nargs="*", metavar="PREFIX",
+                        help="only the notebooks whose names start with one of these (06, 07...)")
     parser.add_argument("--solutions", type=Path, default=ROOT / "solutions")
     parser.add_argument("--notebooks", type=Path, default=ROOT / "notebooks")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; fail if a learner's notebook is out of date")
     args = parser.parse_args(argv)
 
+    sources = [source for source in sorted(args.solutions.glob("*.ipynb"))
+               if not args.only or source.name.startswith(tuple(args.only))]
     # Every notebook made before any is written: one that fails leaves notebooks/ as it was.
-    texts = {args.notebooks / source.name: generate(source)
-             for source in sorted(args.solutions.glob("*.ipynb"))}
-    stale = [target for target, text in texts.items()
-             if not (target.exists() and target.read_text(encoding="utf-8") == text)]
+    texts = {args.notebooks / source.name: generate(source) for source in sources}
+    stale = [target for target, text in texts.items() if not is_up_to_date(target, text)]
     if not args.check:
         args.notebooks.mkdir(exist_ok=True)
         for target in stale:

@@ -1,0 +1,48 @@
+"""framework.exercises: a notebook goes on with the learner's piece once its check has passed on
+that very piece, and with the package's until then, saying which one it uses."""
+
+import pytest
+
+import framework as fw
+from framework import exercises
+
+
+@pytest.fixture(autouse=True)
+def fresh_record(monkeypatch):
+    monkeypatch.setattr(exercises, "_passed", {})
+
+
+def test_the_packages_piece_until_the_check_passes(capsys):
+    class TeachingMatMul(fw.Node):
+        pass
+
+    assert exercises.yours_or_ours("6.2", TeachingMatMul, fw.MatMul) is fw.MatMul
+    assert capsys.readouterr().out == "using fw.MatMul until exercise 6.2 passes\n"
+    exercises.correct("6.2", TeachingMatMul)
+    assert capsys.readouterr().out == "Exercise 6.2: correct\n"
+    assert exercises.yours_or_ours("6.2", TeachingMatMul, fw.MatMul) is TeachingMatMul
+    assert capsys.readouterr().out == "using your TeachingMatMul\n"
+
+
+def test_a_piece_defined_again_after_its_check_is_not_trusted(capsys):
+    def sgd_step(graph):
+        return graph
+
+    exercises.correct("7.2", sgd_step)
+
+    def sgd_step(graph):  # noqa: F811 (edited after the check, as a learner would)
+        return None
+
+    assert exercises.yours_or_ours("7.2", sgd_step, fw.optimize) is fw.optimize
+    assert capsys.readouterr().out.endswith("using fw.optimize until exercise 7.2 passes\n")
+
+
+def test_one_check_may_pass_several_pieces_and_add_a_note(capsys):
+    def sgd(): ...
+    def adam(): ...
+
+    exercises.correct("9.1", sgd, adam, note="(3 steps)")
+    assert capsys.readouterr().out == "Exercise 9.1: correct (3 steps)\n"
+    assert exercises.passed("9.1", adam) and exercises.passed("9.1", sgd)
+    assert exercises.passed("9.1") and not exercises.passed("9.2")
+    assert not exercises.passed("9.1", fw.Adam)
