@@ -200,3 +200,19 @@ def test_a_notebook_that_cannot_be_read_is_one_row_and_the_others_still_count(tm
     assert [(r.notebook, r.exercise, r.status) for r in rows] == [
         ("99_broken.ipynb", "–", progress.WRONG)]
     assert rows[0].message.startswith("NotJSONError")
+
+
+def test_a_duplicated_notebook_counts_its_exercises_once_and_is_named_as_skipped(
+        tmp_path, capsys):
+    """JupyterLab's "Duplicate" makes NAME-Copy1.ipynb beside NAME.ipynb: one set of rows."""
+    original = (ROOT / "notebooks" / RUN).read_text(encoding="utf-8")
+    copy_name = RUN.replace(".ipynb", "-Copy1.ipynb")
+    for name in (RUN, copy_name, "scratch.ipynb"):
+        (tmp_path / name).write_text(original, encoding="utf-8")
+    progress.main([str(tmp_path)])
+    lines = capsys.readouterr().out.splitlines()
+    exercises = workbook.find_exercises(nbformat.reads(original, as_version=4), RUN)
+    assert lines[-3] == f"exercises done: 0/{len(exercises)}"
+    assert lines[-2] == f"skipped {copy_name}: a copy of {RUN}, whose exercises count once"
+    assert lines[-1] == "skipped scratch.ipynb: not one of the course's notebooks"
+    assert not any(copy_name in line for line in lines[:-2])

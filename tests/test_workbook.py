@@ -102,6 +102,68 @@ def test_malformed_regions_are_refused(source, problem):
         workbook.stub_source(source, "1.1")
 
 
+def _learner(source):
+    """The learner's stub of ``source``, run: the names it defines."""
+    stub = workbook.stub_source(source, "1.1", "01_x.ipynb")
+    namespace = {}
+    exec(stub, namespace)
+    return stub, namespace
+
+
+def test_a_function_whose_docstring_has_a_line_at_column_0_keeps_its_stub_inside():
+    source = ('def area(r):\n    """The area of a disc:\n\npi r squared.\n"""\n'
+              "    ### BEGIN SOLUTION\n    return 3.14159 * r * r\n    ### END SOLUTION\n"
+              "\n\nprint(1)")
+    stub, namespace = _learner(source)
+    assert "area = ..." not in stub
+    with pytest.raises(NotImplementedError, match="Exercise 1.1 is not done yet: write the "
+                                                  "body of area"):
+        namespace["area"](2)
+
+
+def test_an_if_else_region_at_the_top_level_blanks_the_names_of_both_branches():
+    stub, namespace = _learner("# answer\n### BEGIN SOLUTION\nif 2 > 1:\n    answer = 1\n"
+                               "else:\n    answer, other = 2, 3\n### END SOLUTION")
+    assert stub == ("# answer\nanswer = ...  # replace ... with your answer\n"
+                    "other = ...  # replace ... with your answer")
+    assert namespace["answer"] is ...
+
+
+def test_a_function_defined_in_a_top_level_region_becomes_a_stub_function():
+    stub, namespace = _learner("### BEGIN SOLUTION\ndef helper(a, b=2, *rest):\n"
+                               "    return a + b\n\nresult = helper(1)\n### END SOLUTION\n"
+                               "print(helper)")
+    assert namespace["result"] is ...
+    with pytest.raises(NotImplementedError, match="write the body of helper"):
+        namespace["helper"](1, 2, 3)
+
+
+@pytest.mark.parametrize("source, problem", [
+    # the stub would sit in a loop or a branch that might never run
+    ("def f(xs):\n    total = 0\n    for x in xs:\n        ### BEGIN SOLUTION\n"
+     "        total += x\n        ### END SOLUTION\n    return total",
+     "inside a for .line 3.; put the markers around the whole statement"),
+    ("for i in range(3):\n    ### BEGIN SOLUTION\n    a = i\n    ### END SOLUTION",
+     "inside a for"),
+    ("def f(x):\n    if x:\n        ### BEGIN SOLUTION\n        return 1\n"
+     "        ### END SOLUTION\n    return 0", "inside a if"),
+    ("class A:\n    ### BEGIN SOLUTION\n    def f(self):\n        return 1\n"
+     "    ### END SOLUTION", "inside a class body"),
+    # a marker deeper than the code it marks
+    ("def f():\n    x = 1\n        ### BEGIN SOLUTION\n    return x\n"
+     "        ### END SOLUTION", "must be indented like the code between them"),
+    # not whole statements
+    ("total = (1 +\n### BEGIN SOLUTION\n2)\n### END SOLUTION", "cuts the statement of lines 1"),
+    ("### BEGIN SOLUTION\nfor i in range(3):\n### END SOLUTION\n    print(i)", "cuts the"),
+    ("### BEGIN SOLUTION\nclass A:\n    x = 1\n### END SOLUTION", "a class inside"),
+    ("### BEGIN SOLUTION\nx = (\n### END SOLUTION", "not valid Python"),
+])
+def test_regions_whose_stub_could_not_work_are_refused_naming_the_exercise_and_notebook(
+        source, problem):
+    with pytest.raises(ValueError, match=r"exercise 1\.1 \(01_x\.ipynb\): .*" + problem):
+        workbook.stub_source(source, "1.1", "01_x.ipynb")
+
+
 def test_a_solution_without_a_check_cell_is_refused():
     notebook = new_notebook(cells=[new_code_cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION")])
     with pytest.raises(ValueError, match="no check cell"):

@@ -20,6 +20,10 @@ An exercise is
 - **check changed** when the check cell is no longer the course's own (emptied, edited, split):
   a check that cannot fail says nothing, so copy the cell back from ``solutions/``.
 
+Only the course's own notebooks count (those whose names ``solutions/`` holds): a copy, such as
+the ``03_topological_sort-Copy1.ipynb`` that JupyterLab's "Duplicate" makes, would count its
+exercises a second time, so it is not run, and a line under the table names it as skipped.
+
 A notebook that cannot be read or run to the end (not a notebook, a kernel that died, a cell
 that ran longer than ``--timeout`` seconds, exercise cells deleted or copied) gets one row that
 says why; the others are reported as usual. The table's last line is ``exercises done: K/N``.
@@ -30,6 +34,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import re
 import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -159,13 +164,29 @@ def table(rows: list[Result]) -> str:
     return "\n".join(text)
 
 
-def progress(folder: Path, bar: bool = True, timeout: int = 600) -> list[Result]:
-    """Run every notebook of ``folder`` and collect the state of its exercises."""
-    paths = sorted(folder.glob("*.ipynb"))
+def course_names() -> set[str]:
+    """The file names of the course's notebooks, as ``solutions/`` holds them."""
+    return {path.name for path in (ROOT / "solutions").glob("*.ipynb")}
+
+
+def skipped_line(name: str) -> str:
+    """Why the notebook ``name``, not one of the course's, is not counted."""
+    copy_of = re.sub(r"-Copy\d+(?=\.ipynb$)", "", name)
+    if copy_of != name and copy_of in course_names():
+        return f"skipped {name}: a copy of {copy_of}, whose exercises count once"
+    return f"skipped {name}: not one of the course's notebooks"
+
+
+def progress(folder: Path, bar: bool = True, timeout: int = 600) -> tuple[list[Result], list]:
+    """Run every course notebook of ``folder`` and collect the state of its exercises; also the
+    paths of the other notebooks there (copies), which are neither run nor counted."""
+    found = sorted(folder.glob("*.ipynb"))
+    paths = [path for path in found if path.name in course_names()]
     if not paths:
-        raise SystemExit(f"no notebooks in {folder}")
+        raise SystemExit(f"no notebooks of the course in {folder}")
     executed = execute_all(paths, bar=bar, timeout=timeout)
-    return [row for path in paths for row in results(executed[path], path.name)]
+    rows = [row for path in paths for row in results(executed[path], path.name)]
+    return rows, [path for path in found if path not in paths]
 
 
 def main(argv=None) -> int:
@@ -178,7 +199,10 @@ def main(argv=None) -> int:
     folder = Path(args.folder)
     if not folder.is_absolute() and not folder.exists():
         folder = ROOT / folder
-    print(table(progress(folder, timeout=args.timeout)))
+    rows, skipped = progress(folder, timeout=args.timeout)
+    print(table(rows))
+    for path in skipped:
+        print(skipped_line(path.name))
     return 0
 
 

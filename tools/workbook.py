@@ -50,8 +50,6 @@ ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB_COMMENT = "# replace ... with your answer"
 CHECK_TAG = "raises-exception"
-_DEF = re.compile(r"^(\s*)(?:async\s+)?def\s+(\w+)")
-_CLASS = re.compile(r"^(\s*)class\s+(\w+)")
 _LOOKS_LIKE_A_MARKER = re.compile(r"^\s*#+\s*(begin|end)\s+solution", re.IGNORECASE)
 
 
@@ -113,27 +111,101 @@ def find_exercises(notebook, name: str) -> list[Exercise]:
     return exercises
 
 
-def _enclosing_function(lines: list[str], begin: int, indent: int) -> str | None:
-    """``Class.method`` or ``function`` whose body holds the marker at lines[begin]."""
-    for i in range(begin - 1, -1, -1):
-        match = _DEF.match(lines[i])
-        if match and len(match.group(1)) < indent:
-            name, def_indent = match.group(2), len(match.group(1))
-            for j in range(i - 1, -1, -1):
-                owner = _CLASS.match(lines[j])
-                if owner and len(owner.group(1)) < def_indent:
-                    return f"{owner.group(2)}.{name}"
-                if lines[j].strip() and len(lines[j]) - len(lines[j].lstrip()) < def_indent:
-                    break
-            return name
-        if lines[i][:1].strip() and not lines[i].startswith("#"):
-            return None  # reached top-level code first
-    return None
+_COMPOUND = (ast.For, ast.AsyncFor, ast.While, ast.If, ast.With, ast.AsyncWith, ast.Try,
+             ast.ClassDef)
+if hasattr(ast, "TryStar"):
+    _COMPOUND += (ast.TryStar,)
+if hasattr(ast, "Match"):
+    _COMPOUND += (ast.Match,)
+_FUNCTION = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
-def _assigned_names(code: str, where: str) -> list[str]:
-    """The names a top-level region assigns, in order: ``a, _ = ...`` gives ``["a"]``."""
-    names = []
+@dataclass(frozen=True)
+class _Region:
+    begin: int         # index of the BEGIN line
+    end: int           # index of the END line
+    code: list[int]    # indices of the lines between them that hold code
+
+
+def _regions(lines: list[str], where: str) -> list[_Region]:
+    """Every marked region of a cell's lines, refusing unpaired or nested markers."""
+    regions, begin = [], None
+    for i, line in enumerate(lines):
+        if line.strip() == BEGIN:
+            if begin is not None:
+                raise ValueError(f"{where}: nested {BEGIN}")
+            begin = i
+        elif line.strip() == END:
+            if begin is None:
+                raise ValueError(f"{where}: {END} without {BEGIN}")
+            code = [j for j in range(begin + 1, i)
+                    if lines[j].strip() and not lines[j].lstrip().startswith("#")]
+            regions.append(_Region(begin, i, code))
+            begin = None
+    if begin is not None:
+        raise ValueError(f"{where}: {BEGIN} without {END}")
+    return regions
+
+
+def _parse(lines: list[str], where: str) -> ast.Module:
+    """The cell as Python; IPython's ``%magic`` and ``!shell`` lines are read as comments."""
+    python = [("#" + line) if line.lstrip().startswith(("%", "!")) else line for line in lines]
+    try:
+        return ast.parse("\n".join(python))
+    except SyntaxError as error:
+        raise ValueError(f"{where}: the solution cell is not valid Python (line {error.lineno}: "
+                         f"{error.msg})") from None
+
+
+def _statement_lists(node):
+    """The lists of statements that ``node`` holds: a body, an else, handlers' bodies..."""
+    for field in ("body", "orelse", "finalbody"):
+        statements = getattr(node, field, None)
+        if isinstance(statements, list) and statements and isinstance(statements[0], ast.stmt):
+            yield statements
+    for handler in getattr(node, "handlers", []):
+        yield handler.body
+    for case in getattr(node, "cases", []):
+        yield case.body
+
+
+def _owner(tree: ast.Module, first: int, last: int) -> tuple[list, list]:
+    """(the chain of statements enclosing lines first..last, 1-based, outermost first, and the
+    statement list those lines lie in)."""
+    chain, statements = [], tree.body
+    while True:
+        inner = next((s for s in statements if s.lineno < first and s.end_lineno >= last
+                      and any(True for _ in _statement_lists(s))), None)
+        if inner is None:
+            return chain, statements
+        chain.append(inner)
+        statements = next((body for body in _statement_lists(inner)
+                           if body[0].lineno <= last and body[-1].end_lineno >= first),
+                          inner.body)
+
+
+def _require_whole_statements(statements: list, region: _Region, where: str):
+    """Refuse a region that cuts a statement in two: its stub would not be Python."""
+    for statement in statements:
+        for marker in (region.begin + 1, region.end + 1):  # 1-based, as ast counts
+            if statement.lineno < marker < statement.end_lineno:
+                raise ValueError(f"{where}: the marker on line {marker} cuts the statement of "
+                                 f"lines {statement.lineno} to {statement.end_lineno} in two; "
+                                 "put the markers around whole statements")
+
+
+def _function_name(chain: list) -> str:
+    """``Class.method`` or ``function`` for the innermost def of a chain of statements."""
+    function = chain[-1]
+    if len(chain) > 1 and isinstance(chain[-2], ast.ClassDef):
+        return f"{chain[-2].name}.{function.name}"
+    return function.name
+
+
+def _names_and_functions(statements: list, where: str) -> tuple[list[str], list]:
+    """The names a top-level region assigns (also inside its if/else, loops and withs) and the
+    functions it defines, in order: ``a, _ = ...`` gives ``["a"]``."""
+    names, functions = [], []
 
     def add(target):
         if isinstance(target, ast.Name) and target.id != "_" and target.id not in names:
@@ -142,45 +214,86 @@ def _assigned_names(code: str, where: str) -> list[str]:
             for element in target.elts:
                 add(element)
 
-    for statement in ast.parse(code).body:
+    def visit(statement):
         if isinstance(statement, ast.Assign):
             for target in statement.targets:
                 add(target)
         elif isinstance(statement, (ast.AnnAssign, ast.AugAssign)):
             add(statement.target)
-    if not names:
-        raise ValueError(f"{where}: a top-level solution region must assign a name; put the "
-                         "markers inside a function's body to stub the function")
-    return names
-
-
-def stub_source(source: str, number: str) -> str:
-    """The source of a solution cell with every marked region replaced by its stub."""
-    lines = source.split("\n")
-    out, i = [], 0
-    while i < len(lines):
-        if lines[i].strip() != BEGIN:
-            if lines[i].strip() == END:
-                raise ValueError(f"exercise {number}: {END} without {BEGIN}")
-            out.append(lines[i])
-            i += 1
-            continue
-        indent = len(lines[i]) - len(lines[i].lstrip())
-        end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == END), None)
-        if end is None:
-            raise ValueError(f"exercise {number}: {BEGIN} without {END}")
-        if any(lines[j].strip() == BEGIN for j in range(i + 1, end)):
-            raise ValueError(f"exercise {number}: nested {BEGIN}")
-        pad = " " * indent
-        function = _enclosing_function(lines, i, indent) if indent else None
-        if function:
-            message = f"{not_done_yet(number)}write the body of {function}"
-            out.append(f'{pad}raise NotImplementedError("{message}")')
+        elif isinstance(statement, _FUNCTION):
+            functions.append(statement)
+        elif isinstance(statement, ast.ClassDef):
+            raise ValueError(f"{where}: a class inside a top-level region; put the markers "
+                             "inside its methods' bodies instead")
         else:
-            region = "\n".join(line[indent:] for line in lines[i + 1:end])
-            for name in _assigned_names(region, f"exercise {number}"):
-                out.append(f"{pad}{name} = ...  {STUB_COMMENT}")
-        i = end + 1
+            if isinstance(statement, (ast.For, ast.AsyncFor)):
+                add(statement.target)
+            for body in _statement_lists(statement):
+                for inner in body:
+                    visit(inner)
+
+    for statement in statements:
+        visit(statement)
+    if not names and not functions:
+        raise ValueError(f"{where}: a top-level solution region must assign a name or define "
+                         "a function; put the markers inside a function's body to stub the "
+                         "function")
+    return names, functions
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def stub_source(source: str, number: str, notebook: str = "") -> str:
+    """The source of a solution cell with every marked region replaced by its stub.
+
+    A region directly in a function's body becomes ``raise NotImplementedError(...)``; a region
+    at the top level becomes ``name = ...`` for each name it assigns and a stub ``def`` for each
+    function it defines. A region inside a loop, an if/else, a with, a try or a class body is
+    refused: its stub might never run, and the learner's blank would pass unnoticed.
+    """
+    where = f"exercise {number}" + (f" ({notebook})" if notebook else "")
+    lines = source.split("\n")
+    regions = _regions(lines, where)
+    if not regions:
+        return source
+    tree = _parse(lines, where)
+    out, done = [], 0
+    for region in regions:
+        out.extend(lines[done:region.begin])
+        done = region.end + 1
+        marker_pad = _indent(lines[region.begin])
+        if not region.code:
+            raise ValueError(f"{where}: the region on line {region.begin + 1} holds no code")
+        first, last = region.code[0] + 1, region.code[-1] + 1
+        chain, statements = _owner(tree, first, last)
+        _require_whole_statements(statements, region, where)
+        pad = _indent(lines[region.code[0]])
+        if any(_indent(lines[j]) != marker_pad for j in (region.begin, region.end)) or (
+                pad != marker_pad):
+            raise ValueError(f"{where}: the markers on lines {region.begin + 1} and "
+                             f"{region.end + 1} must be indented like the code between them")
+        if chain and not isinstance(chain[-1], _FUNCTION):
+            kind = type(chain[-1]).__name__.lower().replace("asyncf", "f")
+            raise ValueError(f"{where}: the region on line {region.begin + 1} is inside "
+                             f"{'a class body' if kind == 'classdef' else 'a ' + kind} "
+                             f"(line {chain[-1].lineno}); put the markers around the whole "
+                             f"{'method' if kind == 'classdef' else 'statement'}, or directly "
+                             "in a function's body")
+        if chain:
+            message = f"{not_done_yet(number)}write the body of {_function_name(chain)}"
+            out.append(f'{pad}raise NotImplementedError("{message}")')
+            continue
+        inside = [s for s in statements if first <= s.lineno <= last]
+        names, functions = _names_and_functions(inside, where)
+        for function in functions:
+            message = f"{not_done_yet(number)}write the body of {function.name}"
+            out.append(f"{pad}def {function.name}({ast.unparse(function.args)}):")
+            out.append(f'{pad}    raise NotImplementedError("{message}")')
+        for name in names:
+            out.append(f"{pad}{name} = ...  {STUB_COMMENT}")
+    out.extend(lines[done:])
     return "\n".join(out)
 
 
@@ -208,7 +321,7 @@ def learners_edition(notebook, name: str):
         for role, index in (("solution", exercise.solution), ("check", exercise.check)):
             cell = learner.cells[index]
             if role == "solution":
-                cell.source = stub_source(cell.source, exercise.number)
+                cell.source = stub_source(cell.source, exercise.number, name)
             else:
                 tags = cell.metadata.setdefault("tags", [])
                 if CHECK_TAG not in tags:
