@@ -4,9 +4,10 @@ The parameters are the trainable placeholders and every ``Parameter``, frozen on
 model fine-tuned with a frozen part needs that part back too.
 
 Loading checks every name and shape, and that every value is finite, before it changes
-anything, and never unpickles, so a bad file leaves the model as it was. Saving writes a
-temporary file and renames it over the target, so an interrupted save never leaves a torn
-checkpoint.
+anything, and never unpickles, so a bad file leaves the model as it was. Saving checks every
+name and value (finite too: a NaN saved over a good checkpoint would leave a file that does
+not load) before it writes anything, then writes a temporary file and renames it over the
+target, so a refused or interrupted save leaves the file on disk as it was.
 """
 
 import os
@@ -36,6 +37,7 @@ def _named_parameters(graph: list[Node]) -> dict:
                 f"{node!r}: its name {node.name!r} cannot be stored in a checkpoint (a NUL "
                 "character or a lone surrogate); rename the node"
             )
+        _require_short_name(node)
         if params.get(node.name) is node:  # the same node listed twice (two graphs joined)
             continue
         if node.name in params:
@@ -45,6 +47,25 @@ def _named_parameters(graph: list[Node]) -> dict:
             )
         params[node.name] = node
     return params
+
+
+# A zip entry keeps the length of its name in two bytes (APPNOTE 4.4.10), so a name holds at
+# most 65535 bytes of UTF-8; an entry is the parameter's name followed by ".npy".
+LONGEST_NAME = 0xFFFF - len(".npy")
+
+
+def _require_short_name(node: Node):
+    """Refuse a name too long for a zip entry, before anything is written (zipfile would
+    raise a bare ``struct.error`` half-way through the file). The node is named by the start
+    of its name: the whole of it would be 64 KB of error message."""
+    size = len(node.name.encode("utf-8"))
+    if size > LONGEST_NAME:
+        raise ValueError(
+            f"{type(node).__name__}({node.name[:40]!r}…): its name is {size} bytes long in "
+            f"UTF-8 ({len(node.name)} characters); a checkpoint stores names of at most "
+            f"{LONGEST_NAME} bytes (a zip entry's name is limited to 65535 bytes, with "
+            "'.npy'): rename the node"
+        )
 
 
 def _not_utf8(name: str) -> bool:
@@ -78,9 +99,15 @@ def _write_npz(file, arrays: dict):
                 np.lib.format.write_array(entry, np.asarray(array), allow_pickle=False)
 
 
-def save_model(path, graph: list[Node]):
+def save_model(path, graph: list[Node], allow_non_finite: bool = False):
     """Write the value of every parameter of ``graph`` to ``path`` (a ``.npz`` file),
-    atomically."""
+    atomically.
+
+    A value holding a NaN or an infinity is refused, and the file on disk is left as it was:
+    ``load_model`` would refuse such a file, and the good checkpoint it replaced would be
+    gone. ``allow_non_finite=True`` saves it all the same (to look into a run that diverged,
+    say); ``load_model(..., allow_non_finite=True)`` loads it back.
+    """
     path = _checked_path(path, "save")
     if not os.path.basename(path):
         raise ValueError(f"cannot save {path!r}: give the name of a file, e.g. 'model.npz'")
@@ -96,6 +123,8 @@ def save_model(path, graph: list[Node]):
                 f"{f' of dtype {value.dtype}' if hasattr(value, 'dtype') else ''}, not an array "
                 "of real numbers"
             )
+    if not allow_non_finite:
+        _require_finite(path, params)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"cannot save {path}: the folder {directory} does not exist")
@@ -112,6 +141,17 @@ def save_model(path, graph: list[Node]):
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def _require_finite(path, params: dict):
+    """Refuse to save a NaN or an infinity, naming each parameter that holds some."""
+    broken = [f"{node!r} holds {count_non_finite(node.value)}" for node in params.values()
+              if not np.isfinite(node.value).all()]
+    if broken:
+        raise ValueError(
+            f"cannot save {path}: " + "; ".join(broken) + ". Nothing was written (a file "
+            "already there is kept); to save them all the same, pass allow_non_finite=True"
+        )
 
 
 def _umask() -> int:
@@ -155,12 +195,12 @@ def _problems(headers: dict, params: dict) -> list[str]:
     return problems + [f"{name!r} is not a parameter of this graph" for name in unexpected]
 
 
-def load_model(path, graph: list[Node]):
+def load_model(path, graph: list[Node], allow_non_finite: bool = False):
     """Set every parameter of ``graph`` from ``path``; on any mismatch change nothing.
 
     The headers of all entries are checked against the model (names, shapes, dtypes) before
-    any data is read, and the data for NaN and infinities before any is set; nothing is ever
-    unpickled.
+    any data is read, and the data for NaN and infinities before any is set (unless
+    ``allow_non_finite=True``, for a file saved so); nothing is ever unpickled.
     """
     path = _checked_path(path, "load")
     params = _named_parameters(graph)
@@ -188,9 +228,9 @@ def load_model(path, graph: list[Node]):
     values = {name: array.astype(np.float64) for name, array in arrays.items()}
     broken = [f"{name!r} holds {count_non_finite(value)}" for name, value in values.items()
               if not np.isfinite(value).all()]
-    if broken:
+    if broken and not allow_non_finite:
         raise ValueError(f"{path} holds values that are not finite, so nothing was loaded: "
-                         + "; ".join(broken))
+                         + "; ".join(broken) + " (allow_non_finite=True loads them)")
     for name, node in params.items():
         node.value = values[name]
 

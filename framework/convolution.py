@@ -7,6 +7,8 @@ the whole convolution is ``cols @ Wᵀ``, and its backward pass is two matrix pr
 scatter of the window gradients back onto the image (``col2im``).
 """
 
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -44,6 +46,13 @@ def col2im(dcols: np.ndarray, shape: tuple, kh: int, kw: int, stride: int) -> np
     return grad.transpose(0, 3, 1, 2)
 
 
+def flat_filters(w: np.ndarray) -> np.ndarray:
+    """The weight (C_out, C_in, kH, kW) as one row per filter, (C_out, C_in·kH·kW). Both
+    lengths are written out, not left to ``-1``: with no filters (C_out = 0, PyTorch's empty
+    result) or no input channels, NumPy cannot tell what ``-1`` stands for."""
+    return w.reshape(w.shape[0], math.prod(w.shape[1:]))
+
+
 class Conv2d(Node):
     """Y = conv(X, W) + b, a cross-correlation as PyTorch's ``conv2d`` computes it.
 
@@ -56,6 +65,8 @@ class Conv2d(Node):
     With ``cols`` the im2col matrix of X and G = ∂loss/∂Y, one row per output pixel and one
     column per filter:  Y = cols Wᵀ + b,  ∂/∂W = Gᵀ cols,  ∂/∂b = Σ_pixels G,  and
     ∂/∂cols = G W, which col2im adds back onto the pixels each window read (padding cut off).
+    A weight with no filters (C_out = 0) gives an empty Y of shape (N, 0, H', W'), and empty
+    gradients for W and b, as PyTorch does.
     """
 
     def __init__(self, x, weight, bias=None, stride=1, padding=0, name=None):
@@ -98,7 +109,7 @@ class Conv2d(Node):
         out_h, out_w = (x.shape[2] - kh) // s + 1, (x.shape[3] - kw) // s + 1
         self.padded_shape = x.shape
         self.cols = im2col(x, kh, kw, s)
-        out = self.cols @ w.reshape(f, -1).T  # (N·out_h·out_w, C_out)
+        out = self.cols @ flat_filters(w).T  # (N·out_h·out_w, C_out)
         if len(self.inputs) == 3:
             out += self.inputs[2].value
         self.value = out.reshape(n, out_h, out_w, f).transpose(0, 3, 1, 2)
@@ -109,13 +120,13 @@ class Conv2d(Node):
         f = w.shape[0]
         grad = np.transpose(self.upstream_gradient(), (0, 2, 3, 1))  # (N, out_h, out_w, C_out)
         pixels = grad.shape[:3]
-        grad = grad.reshape(-1, f)  # one row per output pixel, as in cols
+        grad = grad.reshape(math.prod(pixels), f)  # one row per output pixel, as in cols
         if weight.needs_gradient:
             self.send_gradient(weight, (grad.T @ self.cols).reshape(w.shape))
         if len(self.inputs) == 3 and self.inputs[2].needs_gradient:
             self.send_gradient(self.inputs[2], grad.sum(axis=0))
         if x.needs_gradient:
-            dcols = (grad @ w.reshape(f, -1)).reshape(*pixels, *w.shape[1:])
+            dcols = (grad @ flat_filters(w)).reshape(*pixels, *w.shape[1:])
             padded = col2im(dcols, self.padded_shape, w.shape[2], w.shape[3], self.stride)
             p = self.padding
             height, width = self.padded_shape[2] - p, self.padded_shape[3] - p

@@ -11,7 +11,7 @@ import networkx as nx
 import numpy as np
 from matplotlib.axes import Axes
 
-from .node import Node, require_graph
+from .node import Node, Placeholder, require_graph
 
 COLOURS = {
     "data": "#9ecae1",
@@ -23,6 +23,7 @@ COLOURS = {
 SHOWABLE = ("value", "grad")
 NO_NUMBER = "—"
 HIGHLIGHT = "#222222"  # the outline of the highlighted node
+STALE_NOTE = "grad (stale): computed from earlier values than those shown; run backward again"
 
 
 def summarize(x) -> str:
@@ -67,15 +68,41 @@ def gradient_of(node, members) -> np.ndarray | None:
     return None
 
 
+def is_stale(node) -> bool:
+    """Was the node's gradient computed from other values than the one it holds now?
+
+    The backward pass that filled its gradients used the values of one forward pass
+    (``BackwardPass.forward_pass``). Since then the node may have been computed again (a new
+    forward pass: its ``forward_pass`` moved), been fed a new value (a placeholder whose
+    value is no longer the one its forward pass checked), or been stepped by an optimizer
+    (no longer the value backward computed its gradient at). The same test as the passes'
+    own: ``backward`` refuses values of two forward passes, an optimizer a moved parameter.
+    A teaching node, or gradients that no backward pass recorded, are taken as they are.
+    """
+    made_by = getattr(node, "backward_pass", None)
+    if made_by is None or not hasattr(made_by, "forward_pass"):
+        return False
+    if node.forward_pass != made_by.forward_pass:
+        return True
+    if isinstance(node, Placeholder):
+        fed_since = node.forward_value is not None and node.value is not node.forward_value
+        stepped = node.backward_value is not None and node.value is not node.backward_value
+        return fed_since or stepped
+    return False
+
+
 def to_networkx(graph: list[Node]) -> nx.DiGraph:
     """A ``networkx.DiGraph`` with an edge from every input to the node that uses it.
 
     Nodes are the ``Node`` objects themselves, with attributes ``name``, ``kind``, ``shape``
     (``None`` before a forward pass), ``order`` (the position in ``graph``), ``value`` (the
-    node's value, ``None`` before a forward pass) and ``grad`` (∂loss/∂node as the last backward
-    pass stored it, see ``gradient_of``; ``None`` if it stored none). Any object with ``name``,
-    ``inputs`` and ``value`` will do, so the notebooks can draw their teaching nodes; one without
-    a ``kind``, or with one not in ``COLOURS``, is drawn as an operation.
+    node's value, ``None`` before a forward pass), ``grad`` (∂loss/∂node as the last backward
+    pass stored it, see ``gradient_of``; ``None`` if it stored none) and ``grad_stale``
+    (``True`` when that gradient was computed from other values than ``value``: a forward
+    pass, a new feed or an optimizer step came since, see ``is_stale``; ``False`` without a
+    gradient). Any object with ``name``, ``inputs`` and ``value`` will do, so the notebooks can
+    draw their teaching nodes; one without a ``kind``, or with one not in ``COLOURS``, is drawn
+    as an operation.
     """
     require_graph(graph)
     for node in graph:  # a Node, or a notebook's teaching node: anything with these three
@@ -87,8 +114,10 @@ def to_networkx(graph: list[Node]) -> nx.DiGraph:
     for order, node in enumerate(graph):
         shape = None if node.value is None else np.shape(node.value)
         kind = getattr(node, "kind", "operation")
+        grad = gradient_of(node, members)
         digraph.add_node(node, name=node.name, kind=kind, shape=shape, order=order,
-                         value=node.value, grad=gradient_of(node, members))
+                         value=node.value, grad=grad,
+                         grad_stale=grad is not None and is_stale(node))
     for node in graph:
         digraph.add_edges_from((i, node) for i in node.inputs if i in members)
     return digraph
@@ -116,10 +145,17 @@ def _label(node, data, show_shapes, numbers, show=()):
     if numbers is not None:
         label = f"{numbers[node]}. {label}"
     if show:  # each summary of an array starts with its shape already
-        return "\n".join([label, *(f"{item} {summarize(data[item])}" for item in show)])
+        return "\n".join([label, *(f"{_heading(item, data)} {summarize(data[item])}"
+                                   for item in show)])
     if show_shapes and data["shape"] is not None:
         label += f"\n{data['shape']}"
     return label
+
+
+def _heading(item, data) -> str:
+    """"value", "grad", or "grad (stale)" for a gradient computed from other values than the
+    node holds now: never shown beside them as if it belonged to them."""
+    return f"{item} (stale)" if item == "grad" and data["grad_stale"] else item
 
 
 def _layers(digraph):
@@ -211,14 +247,19 @@ def draw_graph(graph: list[Node], ax=None, show_shapes=True, show_order=False, b
     ``show_shapes`` and once it has a value; ``"value"`` its value; ``"grad"`` the gradient of
     the loss with respect to it, as the backward pass stored it (``gradient_of``); or
     ``("value", "grad")`` both. A number is printed to 3 significant digits, an array as its
-    shape, mean and largest magnitude (see ``summarize``), and a missing one as "—".
+    shape, mean and largest magnitude (see ``summarize``), and a missing one as "—". A
+    gradient computed from other values than the ones the node holds now (a forward pass, a
+    new feed or an optimizer step came after the backward pass) is labelled "grad (stale)",
+    and the legend says what that means.
 
     ``highlight`` is one node of ``graph`` to draw with a thick dark outline: the node whose
     backward step a frame shows, say. To draw the backward pass frame by frame, set every
     node's ``gradients`` to ``{}``, then call ``node.backward()`` in reverse order on each node
     that leads to the loss and ``needs_gradient``, and after each call draw it with ``show="grad",
-    highlight=node, ax=`` the next cell of a grid: the gradients known so far, "—" for the rest.
-    Node and font sizes shrink to fit small axes; arrays need about 2 inches per layer.
+    highlight=node, ax=`` the next cell of a grid: the gradients known so far, "—" for the rest
+    (after ``forward`` and ``backward`` over the values drawn: a gradient is marked stale by
+    the backward pass it was last recorded with). Node and font sizes shrink to fit small
+    axes; arrays need about 2 inches per layer.
     """
     require_graph(graph)
     if not graph:
@@ -261,8 +302,10 @@ def draw_graph(graph: list[Node], ax=None, show_shapes=True, show_order=False, b
     handles = [plt.Line2D([], [], marker="o", linestyle="", markersize=9, color=colour,
                           label=kind) for kind, colour in COLOURS.items()
                if any(d["kind"] == kind for _, d in digraph.nodes(data=True))]
+    stale = "grad" in show and any(d["grad_stale"] for _, d in digraph.nodes(data=True))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02),
-              ncol=len(handles), frameon=False, fontsize=8)
+              ncol=len(handles), frameon=False, fontsize=8,
+              title=STALE_NOTE if stale else None, title_fontsize=8)
     ax.set_title(title or ("backward pass: gradients flow right to left" if backward else ""))
     ax.axis("off")
     ax.margins(0.12)

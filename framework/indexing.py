@@ -8,6 +8,23 @@ from .arguments import refuse
 from .node import Node
 
 
+def holds_a_node(index) -> bool:
+    """Is there a node anywhere in ``index``: itself, or inside its tuples, lists and arrays of
+    objects, however nested? (Walked with a stack, not recursion, so depth does not matter;
+    each container once, so a list that holds itself ends the walk too.)"""
+    stack, seen = [index], set()
+    while stack:
+        part = stack.pop()
+        if isinstance(part, Node):
+            return True
+        is_container = isinstance(part, (tuple, list)) or (
+            isinstance(part, np.ndarray) and part.dtype == object)
+        if is_container and id(part) not in seen:
+            seen.add(id(part))
+            stack.extend(part.ravel().tolist() if isinstance(part, np.ndarray) else part)
+    return False
+
+
 class Index(Node):
     """y = x[index], with NumPy's basic slicing and integer-array (or boolean) indexing.
 
@@ -19,10 +36,13 @@ class Index(Node):
 
     def __init__(self, x, index, name=None):
         super().__init__([x], name=name)
-        parts = index if isinstance(index, tuple) else (index,)
-        if any(isinstance(part, Node) for part in parts):
-            refuse(self, f"{self!r}: cannot index {x.name} with a node; index with ints, "
-                         "slices or arrays (they get no gradient)")
+        # Looked for before the copy below, which would copy a node's whole graph too (and
+        # raise RecursionError on a deep one).
+        if holds_a_node(index):
+            refuse(self, f"{self!r}: cannot index {x!r} with a node, found in {x.name}[...]; "
+                         "indices are plain integers, slices or arrays (of ints or bools), "
+                         "and get no gradient: to pick by a computed value, compute the "
+                         "index with NumPy first")
         # A copy: an index list refilled in place for the next batch must not move this one.
         try:
             self.index = copy.deepcopy(index)

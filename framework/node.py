@@ -8,6 +8,7 @@ After a forward pass ``node.value`` holds its output; after a backward pass
 from __future__ import annotations
 
 import itertools
+import reprlib
 
 import numpy as np
 
@@ -69,8 +70,10 @@ class Node:
         # The number of the forward pass that last computed ``value``: backward uses values of
         # one forward pass only, the one that computed the loss.
         self.forward_pass = None
-        # The number of the backward pass that last filled ``gradients``: a node reads only
-        # what outputs of the same pass sent, never what another graph left behind.
+        # The backward pass that last filled ``gradients`` (a ``passes.BackwardPass``: its
+        # number, graph and loss): a node reads only what outputs of the same pass sent, never
+        # what another graph left behind, and an optimizer steps a graph only with gradients of
+        # that graph's own last pass.
         self.backward_pass = None
         # Does a trainable node lie upstream, so that backward must reach this node? Set here
         # from the inputs, for the nodes downstream when a node is made trainable, and redone
@@ -133,7 +136,7 @@ class Node:
         """
         total, this_pass = None, self.backward_pass
         for output in self.outputs:
-            if output.backward_pass == this_pass:
+            if output.backward_pass is this_pass:
                 grad = output.gradients.get(self)
                 if grad is not None:
                     total = grad if total is None else total + grad
@@ -214,6 +217,32 @@ class Constant(Placeholder):
         self.value = self.forward_value = array.copy() if array is value else array
         if name is None:
             self.name = f"{self.value:g}" if self.value.ndim == 0 else f"constant{self.value.shape}"
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxother = 60
+
+
+def stray_link(node: Node, links: str, item) -> TypeError:
+    """The error for a non-node found in ``node.inputs`` or ``node.outputs`` (``links``): put
+    there after the node was built, since building checks every input."""
+    shown = _SHORT.repr(item)  # a large array is shown by its start
+    return TypeError(
+        f"{node!r}.{links} holds {shown} (of type {type(item).__name__}), which is not a Node: "
+        f"{links} hold nodes only, linked when a node is built; build the node again rather "
+        f"than editing its {links}"
+    )
+
+
+def require_links_are_nodes(nodes):
+    """Raise ``stray_link`` for the first non-node among the inputs or outputs of ``nodes``
+    (for an error's cause: the sort calls it once something failed)."""
+    for node in nodes:
+        if isinstance(node, Node):
+            for links in ("inputs", "outputs"):
+                for item in getattr(node, links):
+                    if not isinstance(item, Node):
+                        raise stray_link(node, links, item)
 
 
 def require_graph(graph):

@@ -5,6 +5,12 @@ A step is all or nothing: every new value is computed and checked before any is 
 step that would put a NaN or an infinity into one parameter changes none of them. And a step
 uses only gradients that backward computed at the parameters' current values: a second step
 without a new backward pass is refused rather than made from an old gradient.
+
+The loss a step of ``graph`` descends is the loss of the last backward pass over ``graph``
+(``loss=`` names the one meant, and is then checked): every gradient must come from that pass.
+A parameter shared with another graph may hold the gradient of that graph's loss, and
+``backward(graph, loss=b)`` replaces the gradients of ``backward(graph, loss=a)``; a step with
+such a gradient would descend another loss, so it is refused.
 """
 
 import math
@@ -14,6 +20,7 @@ import numpy as np
 
 from .node import Node, Placeholder, require_nodes
 from .passes import count_non_finite, is_as_sorted
+from .sort import Order
 
 
 def trainables(graph: list[Node]) -> list[Placeholder]:
@@ -35,10 +42,16 @@ def _trainables(graph):
     return found
 
 
-def _gradients(nodes: list[Placeholder]) -> list[np.ndarray]:
-    """Each node's ∂loss/∂node, after checking that backward gave it one that fits its value."""
+def _gradients(owner: str, graph, nodes: list[Placeholder], loss=None) -> list[np.ndarray]:
+    """Each node's ∂loss/∂node, after checking that the last backward pass over ``graph``
+    (toward ``loss``, if given) gave it one that fits its value."""
     grads = []
+    # Usually every gradient comes from one pass, over this very graph: then one identity test
+    # per node, and one for the pass, are all the check costs.
+    made_by = nodes[0].backward_pass if nodes else None
     for node in nodes:
+        if node.backward_pass is not made_by:  # two passes: not both can be this graph's last
+            _refuse_other_passes(owner, graph, nodes, loss)
         grad = node.gradients.get(node)
         if grad is None:
             raise ValueError(f"{node!r} has no gradient; run backward(graph) before updating it")
@@ -56,19 +69,105 @@ def _gradients(nodes: list[Placeholder]) -> list[np.ndarray]:
                 "the wrong shape"
             )
         grads.append(grad)
+    if made_by is None:  # no backward pass made them: set by hand, taken as they are
+        if loss is not None:
+            _refuse_other_passes(owner, graph, nodes, loss)
+    elif made_by.graph is not graph or (loss is not None and made_by.loss is not loss):
+        _refuse_other_passes(owner, graph, nodes, loss)  # returns for a copy of the graph
     return grads
 
 
-def check_number(owner: str, what: str, value, low=0.0, high=math.inf):
-    """Refuse anything but a finite real number in [low, high)."""
+def _refuse_other_passes(owner: str, graph, nodes: list[Placeholder], loss):
+    """Raise unless every node's gradient comes from the last backward pass over ``graph``,
+    toward ``loss`` if given (the slow path of ``_gradients``: a pass over a copy of
+    ``graph`` counts as one over it, which only a comparison of the two lists can tell)."""
+    own = _last_pass_over(graph)
+    wanted = loss if loss is not None else (own.loss if own is not None else None)
+    strays = {}  # {the pass that made a stray gradient: the nodes that hold one}
+    for node in nodes:
+        made_by = node.backward_pass
+        if made_by is None or not made_by.is_over(graph) or (
+                wanted is not None and made_by.loss is not wanted):
+            strays.setdefault(made_by, []).append(node)
+    if not strays:
+        return
+    made_by, holders = next(iter(strays.items()))
+    if loss is not None:
+        step_for = f"this step is for {loss!r}, as loss= says"
+    elif own is not None:
+        step_for = f"this step is for {own.loss!r}, the loss of the last backward over this graph"
+    else:
+        step_for = "and no backward pass over this graph has run since"
+    raise ValueError(
+        f"{owner}: {_names(holders)} {_made_by(made_by, graph)}; {step_for}. Run "
+        f"backward(graph{'' if loss is None else f', loss={loss.name}'}) again before the "
+        "step; no parameter was changed"
+    )
+
+
+def _last_pass_over(graph):
+    """The last backward pass over ``graph`` (or over a copy of it), or None.
+
+    Each such pass is stamped on all the nodes of ``graph``, so a node that still holds one
+    holds the last. A pass over a bigger graph may have stamped them all since: an order
+    keeps its own last pass for that case (a list made by hand cannot).
+    """
+    checked = set()
+    for node in graph:
+        made_by = node.backward_pass
+        if made_by is not None and made_by not in checked:
+            if made_by.is_over(graph):
+                return made_by
+            checked.add(made_by)
+    return graph.backward_by if isinstance(graph, Order) else None
+
+
+def _names(nodes, most=4) -> str:
+    """E.g. "the gradients of Parameter('w'), Parameter('b')": the first ``most`` nodes."""
+    listed = ", ".join(map(repr, nodes[:most]))
+    more = f" and {len(nodes) - most} more" if len(nodes) > most else ""
+    return f"the gradient{'s' if len(nodes) > 1 else ''} of {listed}{more}"
+
+
+def _made_by(made_by, graph) -> str:
+    """Where a gradient came from, for an error: which loss, and over which graph."""
+    if made_by is None:
+        return "did not come from a backward pass (set by hand?)"
+    where = "this graph" if made_by.is_over(graph) else "another graph"
+    return f"came from backward toward {made_by.loss!r}, over {where}"
+
+
+def check_number(owner: str, what: str, value, low=0.0, high=math.inf, above_low=False):
+    """Refuse anything but a finite real number in [low, high), or (low, high) if
+    ``above_low``."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{owner}: the {what} must be a number, got {value!r} "
                         f"({type(value).__name__})")
-    if not (math.isfinite(value) and low <= value < high):
+    if not (math.isfinite(value) and low <= value < high) or (above_low and value == low):
         bound = "finite" if high == math.inf else f"< {high:g}"
-        raise ValueError(f"{owner}: the {what} must be a number ≥ {low:g} and {bound}, "
-                         f"got {value!r}")
+        raise ValueError(f"{owner}: the {what} must be a number {'>' if above_low else '≥'} "
+                         f"{low:g} and {bound}, got {value!r}")
     return value
+
+
+class Setting:
+    """A number that an optimizer checks whenever it is set, when the optimizer is made and
+    after: ``Adam(epsilon=0)`` and ``adam.epsilon = 0`` are both refused, before a zero
+    gradient divides 0 by 0. Kept in ``_<name>``, which ``update`` reads directly (a step
+    reads each setting per parameter, and this descriptor's getter is a Python call)."""
+
+    def __init__(self, low=0.0, high=math.inf, above_low=False):
+        self.low, self.high, self.above_low = low, high, above_low
+
+    def __set_name__(self, owner, name):
+        self.name, self.slot = name, f"_{name}"
+
+    def __get__(self, optimizer, owner=None):
+        return self if optimizer is None else getattr(optimizer, self.slot)
+
+    def __set__(self, optimizer, value):
+        setattr(optimizer, self.slot, check_number(
+            type(optimizer).__name__, self.name, value, self.low, self.high, self.above_low))
 
 
 def _all_finite(values: list[np.ndarray]) -> bool:
@@ -99,14 +198,19 @@ def _write_all_or_nothing(owner: str, nodes: list, values: list):
         node.value = value
 
 
-def optimize(graph: list[Node], learning_rate: float = 1e-2):
-    """Plain stochastic gradient descent: θ ← θ - η ∂L/∂θ for every trainable θ."""
-    _gradient_descent(graph, check_number("optimize", "learning rate", learning_rate), "optimize")
+def optimize(graph: list[Node], learning_rate: float = 1e-2, loss: Node | None = None):
+    """Plain stochastic gradient descent: θ ← θ - η ∂L/∂θ for every trainable θ.
+
+    L is the loss of the last backward pass over ``graph``; pass ``loss`` to say which one you
+    mean, and the step is refused if the gradients are of another.
+    """
+    _gradient_descent(graph, check_number("optimize", "learning rate", learning_rate),
+                      "optimize", loss)
 
 
-def _gradient_descent(graph, learning_rate, owner):
+def _gradient_descent(graph, learning_rate, owner, loss=None):
     nodes = _trainables(graph)
-    steps = zip(nodes, _gradients(nodes), strict=True)
+    steps = zip(nodes, _gradients(owner, graph, nodes, loss), strict=True)
     _write_all_or_nothing(owner, nodes, [node.value - learning_rate * grad for node, grad in steps])
 
 
@@ -134,16 +238,23 @@ class Optimizer:
         """Forget all state, as a new optimizer would: after a parameter changes shape."""
         self.state = {}
 
-    def step(self, graph: list[Node]):
+    def step(self, graph: list[Node], loss: Node | None = None):
+        """Update every trainable node of ``graph`` from its gradient, all or nothing.
+
+        The gradients must all come from the last backward pass over ``graph``, whose loss is
+        the one descended; ``loss`` says which loss that must be (after ``backward(graph,
+        loss=a)`` then ``backward(graph, loss=b)``, ``step(graph, loss=a)`` is refused).
+        """
+        owner = type(self).__name__
         nodes, values, states = _trainables(graph), [], []
-        for node, grad in zip(nodes, _gradients(nodes), strict=True):
+        for node, grad in zip(nodes, _gradients(owner, graph, nodes, loss), strict=True):
             state = self.state.get(node)
             if state is not None:
                 self._check_state(node, state)
             value, state = self.update(node.value, grad, state)
             values.append(value)
             states.append(state)
-        _write_all_or_nothing(type(self).__name__, nodes, values)
+        _write_all_or_nothing(owner, nodes, values)
         self.state.update(zip(nodes, states, strict=True))
 
     def update(self, value, grad, state):
@@ -166,21 +277,28 @@ class SGD(Optimizer):
     def __init__(self, learning_rate=1e-2):
         super().__init__(learning_rate)
 
-    def step(self, graph):  # no state to keep; the learning rate was checked when it was set
-        _gradient_descent(graph, self._learning_rate, "SGD")
+    def step(self, graph, loss=None):
+        """As ``Optimizer.step``, with no state to keep (the learning rate was checked when it
+        was set)."""
+        _gradient_descent(graph, self._learning_rate, "SGD", loss)
 
 
 class Momentum(Optimizer):
-    """v ← β v + g;  θ ← θ - η v.  The velocity v smooths the steps across batches."""
+    """v ← β v + g;  θ ← θ - η v.  The velocity v smooths the steps across batches.
+
+    β is in [0, 1): at 1 the velocity would never forget a gradient.
+    """
+
+    beta = Setting(high=1.0)
 
     def __init__(self, learning_rate=1e-2, beta=0.9):
         super().__init__(learning_rate)
-        self.beta = check_number("Momentum", "beta", beta, high=1.0)
+        self.beta = beta
 
     def update(self, value, grad, state):
         # A copy to start from: the gradient itself may be zeroed in place after the step.
-        v = grad.copy() if state is None else self.beta * state[0] + grad
-        return value - self.learning_rate * v, (v,)
+        v = grad.copy() if state is None else self._beta * state[0] + grad
+        return value - self._learning_rate * v, (v,)
 
 
 class Adam(Optimizer):
@@ -190,20 +308,25 @@ class Adam(Optimizer):
     θ ← θ - η m̂ / (√ŝ + ε),  with m̂ = m / (1 - β₁ᵗ) and ŝ = s / (1 - β₂ᵗ).
 
     The step count t is kept per parameter, as PyTorch does: a parameter that starts training
-    later gets the bias correction of its own first steps.
+    later gets the bias correction of its own first steps. β₁ and β₂ are in [0, 1) (at 1 the
+    bias correction divides by zero), and ε > 0: a gradient of zero gives m̂ = ŝ = 0, and
+    without ε the step would be 0/0.
     """
+
+    beta1 = Setting(high=1.0)
+    beta2 = Setting(high=1.0)
+    epsilon = Setting(above_low=True)
 
     def __init__(self, learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8):
         super().__init__(learning_rate)
-        self.beta1 = check_number("Adam", "beta1", beta1, high=1.0)
-        self.beta2 = check_number("Adam", "beta2", beta2, high=1.0)
-        self.epsilon = check_number("Adam", "epsilon", epsilon)
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
 
     def update(self, value, grad, state):
+        beta1, beta2 = self._beta1, self._beta2
         m, s, t = (0.0, 0.0, 0) if state is None else state
         t += 1
-        m = self.beta1 * m + (1 - self.beta1) * grad
-        s = self.beta2 * s + (1 - self.beta2) * grad * grad
-        m_hat = m / (1 - self.beta1**t)
-        s_hat = s / (1 - self.beta2**t)
-        return value - self.learning_rate * m_hat / (np.sqrt(s_hat) + self.epsilon), (m, s, t)
+        m = beta1 * m + (1 - beta1) * grad
+        s = beta2 * s + (1 - beta2) * grad * grad
+        m_hat = m / (1 - beta1**t)
+        s_hat = s / (1 - beta2**t)
+        return value - self._learning_rate * m_hat / (np.sqrt(s_hat) + self._epsilon), (m, s, t)

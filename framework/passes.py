@@ -5,11 +5,36 @@ import math
 
 import numpy as np
 
-from .node import Node, Placeholder, require_nodes
+from .node import Node, Placeholder, require_nodes, stray_link
 from .sort import Order, end_nodes
 
 _pass_numbers = itertools.count()
 _latest_forward_pass = -1  # the number of the forward pass that started last, over any graph
+
+
+class BackwardPass:
+    """What one backward pass was: its number, the graph it ran over, the loss it started
+    from, and the number of the forward pass whose values it used.
+
+    Every node of ``graph`` keeps it in ``node.backward_pass``, so each gradient says where it
+    came from: an optimizer steps a graph only with gradients of the last backward pass over
+    that very graph (a parameter shared with another graph may hold that graph's gradient),
+    and a drawing marks a gradient computed from other values than the ones it shows.
+    """
+
+    __slots__ = ("number", "graph", "loss", "forward_pass")
+
+    def __init__(self, number: int, graph: list[Node], loss: Node):
+        self.number, self.graph, self.loss = number, graph, loss
+        self.forward_pass = loss.forward_pass
+
+    def __repr__(self):
+        return f"BackwardPass({self.number}, loss={self.loss!r}, {len(self.graph)} nodes)"
+
+    def is_over(self, graph) -> bool:
+        """Did this pass run over ``graph``: the same list, or one holding the same nodes in
+        the same order (a copy of it)?"""
+        return self.graph is graph or self.graph == graph
 
 
 def forward(graph: list[Node]):
@@ -37,9 +62,11 @@ def backward(graph: list[Node], loss: Node | None = None):
     itself runs. Gradients are rebuilt from scratch, so calling this twice gives the same
     result. Only nodes on a path to the loss that lead back to a trainable node are visited;
     every trainable placeholder ``p`` ends with ``p.gradients[p]``, zero if the loss ignores it.
-    Each pass has a number, stamped on every node of ``graph``: a node sums only what outputs
-    of this pass sent, so a node of another graph that shares a parameter, holding gradients
-    from an earlier pass, changes nothing. Pass ``loss`` when the graph has other end nodes (a
+    Each pass is recorded (a ``BackwardPass``: its number, ``graph`` and ``loss``) on every node
+    of ``graph``, and on ``graph`` if it is an order: a node sums only what outputs of this
+    pass sent, so a node of another graph that shares a parameter, holding gradients from an
+    earlier pass, changes nothing; and an optimizer refuses a gradient that another pass
+    (another graph, another loss) left. Pass ``loss`` when the graph has other end nodes (a
     prediction, say) that may sort last; a graph with two scalar end nodes needs it. Any order
     works in which every node comes after its inputs, not only topological_sort's. Values that
     changed since the forward pass that computed the loss are refused, not mixed in.
@@ -52,17 +79,19 @@ def backward(graph: list[Node], loss: Node | None = None):
     if not math.isfinite(require_scalar(loss)):  # the search for the cause runs only then
         raise FloatingPointError(describe_non_finite(graph, loss))
     require_one_forward_pass(graph, loss)
-    pass_number = next(_pass_numbers)
+    this_pass = BackwardPass(next(_pass_numbers), graph, loss)
     reached = {loss}
     for node in reversed(graph):
         node.gradients = {}  # its outputs, all earlier in this loop, have sent theirs already
-        node.backward_pass = pass_number
+        node.backward_pass = this_pass
         if node.needs_gradient and node in reached:
             node.backward()
             reached.update(node.gradients)
         elif node.is_trainable:  # a parameter the loss does not depend on: ∂loss/∂node = 0
             node.gradients[node] = np.zeros_like(node.value)
             node.backward_value = node.value
+    if isinstance(graph, Order):
+        graph.backward_by = this_pass
 
 
 def is_as_sorted(graph) -> bool:
@@ -78,7 +107,13 @@ def require_inputs_first(nodes: list[Node]):
     placed = set()
     for node in nodes:
         for i in node.inputs:
-            if i not in placed:
+            try:
+                known = i in placed
+            except TypeError:  # unhashable, so no node: an array, say
+                known = False
+            if not known:
+                if not isinstance(i, Node):  # put into inputs after the node was built
+                    raise stray_link(node, "inputs", i)
                 where = "comes after it" if i in nodes else "is missing"
                 raise ValueError(
                     f"{node!r} needs its input {i!r}, which {where} in this list: list every "

@@ -4,7 +4,7 @@ import functools
 import threading
 from collections import deque
 
-from .node import Constant, Node, Placeholder, as_float_array
+from .node import Constant, Node, Placeholder, as_float_array, require_links_are_nodes
 
 
 class Order(list):
@@ -21,6 +21,9 @@ class Order(list):
     sources: list = []  # the nodes without inputs, in order
     as_sorted = False  # True from the sort until the first edit
     computed_by = None  # the number of the last forward pass over the whole order (passes.py)
+    # The last backward pass over the whole order (passes.BackwardPass): its nodes may all
+    # have been stamped since by a pass over a bigger graph that holds them.
+    backward_by = None
 
     trainables_kept = None  # (Node.trainability_changes, the trainable nodes): optimizers.py
 
@@ -119,33 +122,36 @@ def _discover(feed_dict) -> tuple[list[Node], list[Node]]:
     """
     this_sort = object()
     found = list(feed_dict)
-    for node in found:
-        node._found_by = this_sort
-        node._inputs_left = _distinct(node.inputs)
-    sources = [node for node in found if not node.inputs]
-    # The nodes found but not yet explored, last found explored first. A deque, not a list:
-    # along a chain this stack keeps emptying and refilling, and a list shrinks its storage
-    # each time it empties, only to grow it again on the next append.
-    frontier = deque(found)
     try:
+        for node in found:
+            node._found_by = this_sort
+            node._inputs_left = _distinct(node.inputs)
+        sources = [node for node in found if not node.inputs]
+        # The nodes found but not yet explored, last found explored first. A deque, not a
+        # list: along a chain this stack keeps emptying and refilling, and a list shrinks its
+        # storage each time it empties, only to grow it again on the next append.
+        frontier = deque(found)
         while frontier:
             node = frontier.pop()
             for neighbour in node.outputs + node.inputs:
                 if neighbour._found_by is not this_sort:
                     neighbour._found_by = this_sort
+                    found.append(neighbour)  # before its inputs are counted: see except
                     # _distinct written out: a function call for every node costs more
                     # than the counting itself, and most nodes have a single input.
                     inputs = neighbour.inputs
                     neighbour._inputs_left = len(inputs) if len(inputs) < 2 else len(set(inputs))
                     if not inputs:
                         sources.append(neighbour)
-                    found.append(neighbour)
                     frontier.append(neighbour)
-    except (AttributeError, TypeError):  # something that is not a node among the links
-        for other in (*node.inputs, *node.outputs):
-            if not isinstance(other, Node):
-                raise TypeError(f"{node!r} is linked to {other!r}, which is not a Node; "
-                                "inputs and outputs must hold nodes only") from None
+    # Something that is not a node among the links: it has no slots to write (AttributeError)
+    # or, in a set of inputs, no hash (TypeError). Every node found so far is looked at, since
+    # the one holding it may be the node explored or the neighbour whose inputs were counted.
+    except (AttributeError, TypeError):
+        try:
+            require_links_are_nodes(found)
+        except TypeError as stray:
+            raise stray from None
         raise
     return found, sources
 
