@@ -24,7 +24,8 @@ import framework as fw
 class StepCost:
     name: str
     nodes: int
-    microseconds: dict  # "forward", "backward", "optimizer", "framework step", "NumPy step"
+    # "forward", "backward", "optimizer", "framework step", "NumPy step", "compiled step"
+    microseconds: dict
 
     @property
     def extra_per_node(self) -> float:
@@ -35,6 +36,8 @@ class StepCost:
 def measure(problem: training.Problem, number=200, rounds=15) -> StepCost:
     batch = [np.arange(problem.batch_size)]  # the same rows every step
     model, reference = training.FrameworkMLP(problem), training.NumpyMLP(problem)
+    compiled = training.CompiledMLP(problem)
+    compiled.optimizer.learning_rate = 0.0
     # A learning rate of 0 changes no parameter (the arithmetic is done all the same), so
     # every repeat does the same work.
     model.optimizer.learning_rate = problem.learning_rate = 0.0
@@ -49,6 +52,7 @@ def measure(problem: training.Problem, number=200, rounds=15) -> StepCost:
         "backward": lambda: fw.backward(graph),
         "framework step": lambda: model.train_epoch(batch),
         "NumPy step": lambda: reference.train_epoch(batch),
+        "compiled step": lambda: compiled.train_epoch(batch),  # fw.compile's, the same work
     }
     # The pieces take turns, round after round, and each keeps its best round: a spell when
     # the whole machine runs slow then costs every piece a round or two, not one piece all.

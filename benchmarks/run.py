@@ -24,14 +24,17 @@ _OPENBLAS_OVERRIDES = {
 
 import argparse  # noqa: E402
 import platform  # noqa: E402
+import statistics  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the framework, uninstalled
 
 import course  # noqa: E402
+import layers_speed  # noqa: E402
 import numpy as np  # noqa: E402
 import overhead  # noqa: E402
+import sequences  # noqa: E402
 import sorting  # noqa: E402
 import training  # noqa: E402
 
@@ -39,6 +42,10 @@ TARGETS = {  # problem → the largest framework ÷ NumPy ratio we aim for (and:
     "digits MLP 64-128-10": 1.10,
     "diabetes MLP 10-10-16-1 sigmoid": 1.40,
     "digits CNN c8-pool-c16-10": 1.20,
+}
+COMPILED_TARGETS = {  # problem → the largest compiled ÷ NumPy ratio we aim for (issue 23)
+    "diabetes MLP 10-10-16-1 sigmoid": 1.0,
+    "digits MLP 64-128-10": 1.05,
 }
 CHAIN_TARGET_SECONDS = 0.7
 
@@ -102,16 +109,20 @@ def ratio(a, b):
 
 
 CHECKED = "NumPy + checks"  # training.CheckedNumpyMLP: the MLPs only
+COMPILED = "compiled"  # training.CompiledMLP and CompiledCNN: fw.compile
 BARE = "nodes alone"  # training.BareNodesMLP: the MLPs only
 
 
 def print_training(results, clock: str):
     have_torch = any("PyTorch" in r.ms_per_epoch[clock] for r in results)
     have_checked = any(CHECKED in r.ms_per_epoch[clock] for r in results)
+    have_compiled = any(COMPILED in r.ms_per_epoch[clock] for r in results)
     header = ["model", "batch", "steps/epoch", "framework ms", "NumPy ms"]
+    header += [f"{COMPILED} ms"] if have_compiled else []
     header += [f"{CHECKED} ms"] if have_checked else []
     header += ["PyTorch ms"] if have_torch else []
     header += ["framework ÷ NumPy", "per round: min–max"]
+    header += [f"{COMPILED} ÷ NumPy", "per round: median (quartiles)"] if have_compiled else []
     header += [f"{CHECKED} ÷ NumPy", f"framework ÷ ({CHECKED})"] if have_checked else []
     header += ["framework ÷ PyTorch"] if have_torch else []
     rows = []
@@ -119,6 +130,8 @@ def print_training(results, clock: str):
         ms = r.ms_per_epoch[clock]
         row = [r.problem.name, r.problem.batch_size, r.steps_per_epoch,
                f"{ms['framework']:.2f}", f"{ms['NumPy']:.2f}"]
+        if have_compiled:
+            row.append(f"{ms[COMPILED]:.2f}" if COMPILED in ms else "–")
         if have_checked:
             row.append(f"{ms[CHECKED]:.2f}" if CHECKED in ms else "–")
         if have_torch:
@@ -126,12 +139,25 @@ def print_training(results, clock: str):
         row.append(ratio(ms["framework"], ms["NumPy"]))
         low, high = r.round_ratios[clock]
         row.append(f"{low:.2f}–{high:.2f}×")
+        if have_compiled:
+            row += [ratio(ms.get(COMPILED), ms["NumPy"]), compiled_rounds(r, clock)]
         if have_checked:
             row += [ratio(ms.get(CHECKED), ms["NumPy"]), ratio(ms["framework"], ms.get(CHECKED))]
         if have_torch:
             row.append(ratio(ms["framework"], ms.get("PyTorch")))
         rows.append(row)
     print(table(header, rows))
+
+
+def compiled_rounds(result, clock: str) -> str:
+    """The median and quartiles of the rounds' compiled ÷ NumPy: each round times the two one
+    right after the other, so a busy neighbour disturbs a round's ratio least."""
+    ratios = result.compiled_ratios.get(clock) or []
+    if not ratios:
+        return "–"
+    n = len(ratios)
+    return (f"{statistics.median(ratios):.3f}× "
+            f"({ratios[n // 4]:.2f}–{ratios[(3 * n) // 4]:.2f}×)")
 
 
 def print_floor(results, clock: str):
@@ -159,7 +185,43 @@ def print_checks(results):
                  "no gradient toward x, y"], rows))
 
 
-def print_targets(results, chain_seconds):
+def print_layers(result):
+    """The digits MLP from L.Sequential against the same from ops, per training step."""
+    rows = []
+    for clock in ("wall", "cpu"):
+        step, best = result.us_per_step[clock], result.best_us_per_step[clock]
+        ratios = result.round_ratios[clock]
+        quartiles = ratios[len(ratios) // 4], ratios[(3 * len(ratios)) // 4]
+        rows.append([result.problem.name, clock, result.problem.batch_size,
+                     f"{result.nodes[0]} / {result.nodes[1]}",
+                     f"{step['ops']:.1f} ({best['ops']:.1f})",
+                     f"{step['layers']:.1f} ({best['layers']:.1f})",
+                     f"{result.ratio(clock):.3f}×", "{:.2f}–{:.2f}×".format(*quartiles),
+                     f"{ratios[0]:.2f}–{ratios[-1]:.2f}×"])
+    print(table(["model", "clock", "batch", "nodes (ops / layers)",
+                 "ops µs/step: median (best)", "layers µs/step: median (best)",
+                 "layers ÷ ops: median of rounds", "quartiles", "min–max"], rows))
+    print(f"\nThe same parameters after {result.epochs} epochs of each: largest difference "
+          f"{result.largest_difference:.1e}.")
+
+
+def print_sequences(results, rounds: int, torch):
+    """The LSTM and the transformer (sequences.py): fewer rounds than the MLPs', since a step
+    of the larger models takes some 30 ms; their target is stated with them."""
+    print(f"## Sequences: milliseconds per training step, median of {rounds} interleaved "
+          f"rounds of {sequences.STEPS_PER_ROUND} steps\n")
+    if torch is None:
+        print("(PyTorch is not installed, so its columns are skipped; see README.md.)\n")
+    print(table(*sequences.rows(results, "wall")))
+    print("\nThe same steps in CPU time:\n")
+    print(table(*sequences.rows(results, "cpu")))
+    print()
+    for line in sequences.target_lines(results):
+        print(line)
+    print()
+
+
+def print_targets(results, chain_seconds, layers=None):
     print("## Targets\n")
     for r in results:
         limit = TARGETS.get(r.problem.name)
@@ -175,6 +237,23 @@ def print_targets(results, chain_seconds):
                 faster = ms["framework"] < ms["PyTorch"]
                 line += f"; faster than PyTorch: {'yes' if faster else 'NO'}"
             print(line)
+    for r in results:
+        limit = COMPILED_TARGETS.get(r.problem.name)
+        for clock in ("wall", "cpu"):
+            if not (limit and r.compiled_ratios.get(clock)):
+                continue
+            ms = r.ms_per_epoch[clock]
+            value = statistics.median(r.compiled_ratios[clock])
+            verdict = "met" if value <= limit else "NOT met"
+            print(f"- {r.problem.name}, batch {r.problem.batch_size} ({clock} time): compiled "
+                  f"÷ NumPy = {value:.3f}× (median of the rounds; of the medians "
+                  f"{ms[COMPILED] / ms['NumPy']:.3f}×; target ≤ {limit}×, {verdict})")
+    if layers is not None:
+        for clock in ("wall", "cpu"):
+            value = layers.ratio(clock)
+            verdict = "met" if value <= layers_speed.TARGET else "NOT met"
+            print(f"- {layers.problem.name} built with L.Sequential ÷ the same from ops "
+                  f"({clock} time): {value:.3f}× (target ≤ {layers_speed.TARGET}×, {verdict})")
     if chain_seconds is not None:
         verdict = "met" if chain_seconds < CHAIN_TARGET_SECONDS else "NOT met"
         print(f"- 10^6-node chain sorted in {chain_seconds:.2f} s "
@@ -189,8 +268,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=None,
                         help="timed epochs per version, each after an untimed one "
                              "(default 40, quick 8)")
-    parser.add_argument("--only", default="training,overhead,sort,course",
-                        help="comma-separated parts to run: training, overhead, sort, course")
+    parser.add_argument("--only", default="training,sequences,overhead,layers,sort,course",
+                        help="comma-separated parts to run: training, sequences, overhead, "
+                             "layers, sort, course")
     args = parser.parse_args()
     parts = set(args.only.split(","))
     rounds = max(1, args.rounds or (8 if args.quick else 40))
@@ -199,7 +279,7 @@ def main():
     print_machine(torch)
     print()
 
-    results, chain_seconds = [], None
+    results, chain_seconds, layers = [], None, None
     if "training" in parts:
         mlps = [training.digits(), training.original_net(), training.diabetes(),
                 training.digits(hidden=512, batch_size=256)]
@@ -222,16 +302,28 @@ def main():
         print_checks(results)
         print()
 
+    if "sequences" in parts:
+        print_sequences(sequences.benchmark(sequences.problems(), max(1, rounds // 4), torch),
+                        max(1, rounds // 4), torch)
+
     if "overhead" in parts:
         costs = overhead.benchmark([training.digits(), training.original_net(),
                                     training.diabetes()])
         print("## One step, piece by piece: microseconds, best of 15 × 200 repeats\n")
-        pieces = ["forward", "backward", "optimizer", "framework step", "NumPy step"]
+        pieces = ["forward", "backward", "optimizer", "framework step", "NumPy step",
+                  "compiled step"]
         print(table(
             ["model", "nodes", *pieces, "framework extra per node"],
             [[c.name, c.nodes, *(f"{c.microseconds[p]:.1f}" for p in pieces),
               f"{c.extra_per_node:.2f}"] for c in costs],
         ))
+        print()
+
+    if "layers" in parts:
+        layers = layers_speed.benchmark(training.digits(), rounds)
+        print(f"## Layers against ops: microseconds per training step, median of {rounds} "
+              "interleaved rounds\n")
+        print_layers(layers)
         print()
 
     if "sort" in parts:
@@ -261,7 +353,7 @@ def main():
             print(table(["notebook", "seconds", "result"], rows))
             print()
 
-    print_targets(results, chain_seconds)
+    print_targets(results, chain_seconds, layers)
     print(f"Load average at the end: {os.getloadavg()[0]:.2f}")
 
 

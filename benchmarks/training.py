@@ -216,6 +216,23 @@ class BareNodesMLP(FrameworkMLP):
                 node.value = node.value - lr * node.gradients[node]
 
 
+class CompiledMLP(FrameworkMLP):
+    """The same graph, compiled: ``fw.compile(graph, optimizer)`` writes one function that runs
+    the forward pass, the backward pass and the update of a batch (``step.source``), with the
+    framework's checks (class ids, a finite loss, finite new parameters, all or nothing)."""
+
+    label = "compiled"
+
+    def __init__(self, problem):
+        super().__init__(problem)
+        self.step = fw.compile(self.graph, self.optimizer)
+
+    def train_epoch(self, batches):
+        X, T, step, x, y = self.problem.features, self.problem.targets, self.step, self.x, self.y
+        for idx in batches:
+            step({x: X[idx], y: T[idx]})
+
+
 def softmax_cross_entropy(z, t):
     """The log-sum-exp cross-entropy of logits z (B, classes) against labels t, as sum / B, and
     its gradient ∂L/∂z = (softmax(z) - onehot(t)) / B: the framework's formulas."""
@@ -389,6 +406,10 @@ class FrameworkCNN(FrameworkMLP):
         return fw.Linear(fw.Flatten(hidden), p["W"], p["b"])
 
 
+class CompiledCNN(CompiledMLP, FrameworkCNN):
+    """The CNN's graph, compiled."""
+
+
 def im2col(x, k):
     """The k×k windows (stride 1) of images x (N, C, H, W), one row per output pixel:
     shape (N·out_h·out_w, C·k·k), and the output's (N, out_h, out_w)."""
@@ -498,8 +519,9 @@ class TorchCNN:
 
 
 VERSIONS = {  # problem.model → its framework version, NumPy versions and PyTorch version
-    "MLP": (FrameworkMLP, (NumpyMLP, CheckedNumpyMLP, BareNodesMLP), TorchMLP),
-    "CNN": (FrameworkCNN, (NumpyCNN,), TorchCNN),
+    # (the compiled version right after NumPy's: each round times the two one after the other)
+    "MLP": (FrameworkMLP, (NumpyMLP, CompiledMLP, CheckedNumpyMLP, BareNodesMLP), TorchMLP),
+    "CNN": (FrameworkCNN, (NumpyCNN, CompiledCNN), TorchCNN),
 }
 
 
@@ -513,6 +535,8 @@ class Result:
     same_as_framework: dict  # label → np.allclose of every parameter after the same epochs
     largest_difference: dict  # label → max |parameter - framework's parameter|
     skips_data_gradients: bool
+    # "wall" or "cpu" → every round's compiled ÷ NumPy, sorted (empty without a compiled version)
+    compiled_ratios: dict = field(default_factory=dict)
 
 
 def ratio_range(times: dict) -> tuple:
@@ -578,6 +602,9 @@ class Comparison:
                 v.label: largest_difference(framework, v.parameters()) for v in others
             },
             skips_data_gradients=self.versions[0].skips_data_gradients(),
+            compiled_ratios={clock: sorted(c / n for c, n in zip(times.get("compiled", []),
+                                                                  times["NumPy"], strict=False))
+                             for clock, times in (("wall", self.wall), ("cpu", self.cpu))},
         )
 
 

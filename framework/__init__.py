@@ -8,12 +8,15 @@ from .activations import ReLU, Sigmoid, Tanh
 from .arithmetic import Add, Divide, MatMul, Multiply, Negate, Power, Subtract, sum_to_shape
 from .batching import minibatches
 from .checkpoint import load_model, save_model
+from .clipping import clip_grad_norm
+from .compiler import compile  # fw.compile: shadows the builtin in this namespace only
 from .convolution import Conv2d
 from .drawing import draw_graph, to_networkx
 from .dropout import Dropout
 from .exponentials import Exp, Log, exp, log
 from .gradcheck import gradient_check, numerical_gradient
 from .indexing import Index
+from .joining import Concatenate, Stack, concatenate, stack
 from .linear import Linear
 from .losses import MSE, SoftmaxCrossEntropy
 from .node import Constant, Input, Node, Parameter, Placeholder, as_node
@@ -23,6 +26,7 @@ from .passes import backward, forward, run_steps
 from .pooling import MaxPool2d
 from .reductions import Mean, Sum
 from .shapes import Flatten, Reshape, Transpose, transpose
+from .softmax import LogSoftmax, Softmax, log_softmax, softmax
 from .sort import topological_sort
 from .training import train
 
@@ -38,4 +42,8 @@ __all__ = [
     "Conv2d", "Divide", "Exp", "Flatten", "Index", "Log", "MaxPool2d", "Mean", "Power",
     "Reshape", "Sum", "Transpose", "exp", "log", "transpose",
     "BatchNorm", "Dropout", "layers",
+    "Concatenate", "LogSoftmax", "Softmax", "Stack", "concatenate", "log_softmax",
+    "softmax", "stack",
+    "clip_grad_norm",
+    "compile",
 ]

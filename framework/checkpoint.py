@@ -1,7 +1,12 @@
-"""Saving and loading the parameters of a graph, by node name, in a ``.npz`` file.
+"""Saving and loading the parameters of a graph, by node name, or of a layer, by dotted name,
+in a ``.npz`` file.
 
-The parameters are the trainable placeholders and every ``Parameter``, frozen ones included: a
-model fine-tuned with a frozen part needs that part back too.
+The parameters of a graph are the trainable placeholders and every ``Parameter``, frozen ones
+included: a model fine-tuned with a frozen part needs that part back too. A layer (a model of
+``framework.layers``) is saved as PyTorch's ``state_dict``: its ``named_parameters()`` under
+their dotted names ("0.weight", "fc1.bias"), then its ``named_buffers()`` (batch
+normalization's "1.running_mean" and "1.running_var"), which evaluation needs as much as the
+weights.
 
 Loading checks every name and shape, and that every value is finite, before it changes
 anything, and never unpickles, so a bad file leaves the model as it was. Saving checks every
@@ -17,8 +22,85 @@ import zlib
 
 import numpy as np
 
-from .node import Node, Parameter, Placeholder, require_nodes
+from .layers import Layer
+from .node import Node, Parameter, Placeholder, require_graph, require_nodes
 from .passes import count_non_finite
+
+
+class _NodeEntry:
+    """One array of a checkpoint held by a parameter node: its value."""
+
+    def __init__(self, node: Node, layer: Layer | None = None):
+        self.node, self.layer = node, layer  # the layer that holds it, if any, for errors
+
+    def __repr__(self):  # how errors name it
+        return f"{self.node!r}" + (f" of {self.layer.describe()}" if self.layer else "")
+
+    @property
+    def where(self) -> str:
+        """Where the model keeps it, after its name in a load's errors ("" in a graph)."""
+        return f" (in {self.layer.describe()})" if self.layer else ""
+
+    @property
+    def value(self):
+        return self.node.value
+
+    def assign(self, value):
+        self.node.value = value
+
+
+class _BufferEntry:
+    """One array of a checkpoint held by a layer as a buffer (an attribute, not trained)."""
+
+    def __init__(self, layer: Layer, attribute: str, name: str):
+        self.layer, self.attribute, self.name = layer, attribute, name
+
+    def __repr__(self):
+        return f"buffer {self.name!r} of {self.layer.describe()}"
+
+    @property
+    def where(self) -> str:
+        return f" (a buffer of {self.layer.describe()})"
+
+    @property
+    def value(self):
+        return getattr(self.layer, self.attribute)
+
+    def assign(self, value):
+        setattr(self.layer, self.attribute, value)
+
+
+def _entries(model) -> dict:
+    """{name in the file: entry} for a graph (a list of nodes) or a layer."""
+    if isinstance(model, Layer):
+        return _layer_entries(model)
+    if isinstance(model, type) and issubclass(model, Layer):
+        raise TypeError(f"a checkpoint is made of a graph or of a layer; got the class "
+                        f"{model.__name__}: make a layer, {model.__name__}(...), and pass it")
+    try:
+        require_graph(model)
+    except TypeError as error:
+        raise TypeError(f"{error} (or a layer of framework.layers, saved by the dotted names "
+                        "of its parameters and buffers)") from None
+    return {name: _NodeEntry(node) for name, node in _named_parameters(model).items()}
+
+
+def _layer_entries(model: Layer) -> dict:
+    """The layer's parameters by their dotted names, then its buffers, as PyTorch's
+    ``state_dict`` keys them; each says which layer holds it, for errors."""
+    layers = model.named_layers()
+    entries = {}
+    for name, node in model.named_parameters().items():
+        entries[name] = _NodeEntry(node, layers[name.rpartition(".")[0]])
+    for name in model.named_buffers():
+        path, _, attribute = name.rpartition(".")
+        if name in entries:  # an attribute both a buffer and a parameter: set by hand
+            raise ValueError(f"{model.describe()}: {name!r} names both a parameter and a "
+                             "buffer; a checkpoint keys each array by its name")
+        entries[name] = _BufferEntry(layers[path], attribute, name)
+    for name, entry in entries.items():
+        _require_storable_name(name, entry)
+    return entries
 
 
 def _named_parameters(graph: list[Node]) -> dict:
@@ -30,14 +112,7 @@ def _named_parameters(graph: list[Node]) -> dict:
             continue
         if not isinstance(node.name, str) or not node.name:
             raise ValueError(f"{node!r} needs a non-empty text name to be saved or loaded")
-        if "\0" in node.name or _not_utf8(node.name):
-            # A zip entry name stops at a NUL, and must be valid UTF-8: such a name would
-            # come back changed, and the file would not load.
-            raise ValueError(
-                f"{node!r}: its name {node.name!r} cannot be stored in a checkpoint (a NUL "
-                "character or a lone surrogate); rename the node"
-            )
-        _require_short_name(node)
+        _require_storable_name(node.name, node)
         if params.get(node.name) is node:  # the same node listed twice (two graphs joined)
             continue
         if node.name in params:
@@ -49,22 +124,36 @@ def _named_parameters(graph: list[Node]) -> dict:
     return params
 
 
+def _require_storable_name(name: str, holder):
+    """Refuse a name that a zip entry cannot keep as it is; ``holder`` names it in errors."""
+    if "\0" in name or _not_utf8(name):
+        # A zip entry name stops at a NUL, and must be valid UTF-8: such a name would
+        # come back changed, and the file would not load.
+        raise ValueError(
+            f"{holder!r}: its name {name!r} cannot be stored in a checkpoint (a NUL "
+            "character or a lone surrogate); rename it"
+        )
+    _require_short_name(name, holder)
+
+
 # A zip entry keeps the length of its name in two bytes (APPNOTE 4.4.10), so a name holds at
 # most 65535 bytes of UTF-8; an entry is the parameter's name followed by ".npy".
 LONGEST_NAME = 0xFFFF - len(".npy")
 
 
-def _require_short_name(node: Node):
+def _require_short_name(name: str, holder):
     """Refuse a name too long for a zip entry, before anything is written (zipfile would
-    raise a bare ``struct.error`` half-way through the file). The node is named by the start
-    of its name: the whole of it would be 64 KB of error message."""
-    size = len(node.name.encode("utf-8"))
+    raise a bare ``struct.error`` half-way through the file). The holder is named by the
+    start of its name: the whole of it would be 64 KB of error message."""
+    size = len(name.encode("utf-8"))
     if size > LONGEST_NAME:
+        start = f"{name[:40]!r}…"
         raise ValueError(
-            f"{type(node).__name__}({node.name[:40]!r}…): its name is {size} bytes long in "
-            f"UTF-8 ({len(node.name)} characters); a checkpoint stores names of at most "
+            f"{f'{type(holder).__name__}({start})' if isinstance(holder, Node) else start}: "
+            f"its name is {size} bytes long in "
+            f"UTF-8 ({len(name)} characters); a checkpoint stores names of at most "
             f"{LONGEST_NAME} bytes (a zip entry's name is limited to 65535 bytes, with "
-            "'.npy'): rename the node"
+            "'.npy'): rename it"
         )
 
 
@@ -99,9 +188,14 @@ def _write_npz(file, arrays: dict):
                 np.lib.format.write_array(entry, np.asarray(array), allow_pickle=False)
 
 
-def save_model(path, graph: list[Node], allow_non_finite: bool = False):
-    """Write the value of every parameter of ``graph`` to ``path`` (a ``.npz`` file),
+def save_model(path, model, allow_non_finite: bool = False):
+    """Write the value of every parameter of ``model`` to ``path`` (a ``.npz`` file),
     atomically.
+
+    ``model`` is a graph (the list of nodes that ``topological_sort`` returns), whose
+    parameters are keyed by node name, or a layer (``framework.layers``), whose parameters
+    and buffers are keyed by their dotted names, as ``named_parameters()`` and
+    ``named_buffers()`` give them.
 
     A value holding a NaN or an infinity is refused, and the file on disk is left as it was:
     ``load_model`` would refuse such a file, and the good checkpoint it replaced would be
@@ -111,15 +205,15 @@ def save_model(path, graph: list[Node], allow_non_finite: bool = False):
     path = _checked_path(path, "save")
     if not os.path.basename(path):
         raise ValueError(f"cannot save {path!r}: give the name of a file, e.g. 'model.npz'")
-    params = _named_parameters(graph)
-    missing = [name for name, node in params.items() if node.value is None]
+    params = _entries(model)
+    missing = [name for name, entry in params.items() if entry.value is None]
     if missing:
         raise ValueError(f"cannot save {path}: these parameters have no value: {missing}")
-    for node in params.values():
-        value = node.value
+    for entry in params.values():
+        value = entry.value
         if not isinstance(value, (np.ndarray, np.generic)) or value.dtype.kind not in "biuf":
             raise TypeError(
-                f"cannot save {path}: {node!r} holds {type(value).__name__}"
+                f"cannot save {path}: {entry!r} holds {type(value).__name__}"
                 f"{f' of dtype {value.dtype}' if hasattr(value, 'dtype') else ''}, not an array "
                 "of real numbers"
             )
@@ -133,7 +227,7 @@ def save_model(path, graph: list[Node], allow_non_finite: bool = False):
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
     try:
         with os.fdopen(fd, "wb") as file:
-            _write_npz(file, {name: node.value for name, node in params.items()})
+            _write_npz(file, {name: entry.value for name, entry in params.items()})
             file.flush()
             os.fsync(file.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; save like any new file
@@ -145,8 +239,8 @@ def save_model(path, graph: list[Node], allow_non_finite: bool = False):
 
 def _require_finite(path, params: dict):
     """Refuse to save a NaN or an infinity, naming each parameter that holds some."""
-    broken = [f"{node!r} holds {count_non_finite(node.value)}" for node in params.values()
-              if not np.isfinite(node.value).all()]
+    broken = [f"{entry!r} holds {count_non_finite(entry.value)}" for entry in params.values()
+              if not np.isfinite(entry.value).all()]
     if broken:
         raise ValueError(
             f"cannot save {path}: " + "; ".join(broken) + ". Nothing was written (a file "
@@ -179,35 +273,44 @@ def _entry_headers(archive: zipfile.ZipFile) -> dict:
     return headers
 
 
-def _problems(headers: dict, params: dict) -> list[str]:
-    """What keeps the entries from fitting the parameters, one line each."""
+def _problems(headers: dict, params: dict, of_what: str) -> list[str]:
+    """What keeps the entries from fitting the parameters, one line each, in the model's
+    order: the first line names the first parameter that does not fit, and in a layer says
+    which layer holds it."""
     problems = []
-    for name, node in params.items():
+    for name, entry in params.items():
+        where = "" if problems else entry.where
         if name not in headers:
-            problems.append(f"{name!r} is missing")
+            problems.append(f"{name!r}{where} is missing")
             continue
         _, shape, dtype = headers[name]
+        expected = None if entry.value is None else np.shape(entry.value)
         if dtype.kind not in "biuf":
-            problems.append(f"{name!r} holds {dtype}, not real numbers")
-        elif node.value is not None and shape != np.shape(node.value):
-            problems.append(f"{name!r} has shape {shape}, the model expects {np.shape(node.value)}")
+            problems.append(f"{name!r}{where} holds {dtype}, not real numbers")
+        elif expected is not None and shape != expected:
+            problems.append(f"{name!r}{where} has shape {shape}, the model expects {expected}")
     unexpected = sorted(headers.keys() - params.keys())
-    return problems + [f"{name!r} is not a parameter of this graph" for name in unexpected]
+    return problems + [f"{name!r} is not {of_what}" for name in unexpected]
 
 
-def load_model(path, graph: list[Node], allow_non_finite: bool = False):
-    """Set every parameter of ``graph`` from ``path``; on any mismatch change nothing.
+def load_model(path, model, allow_non_finite: bool = False):
+    """Set every parameter of ``model`` (a graph or a layer, as in ``save_model``; a layer's
+    buffers too) from ``path``; on any mismatch change nothing.
 
     The headers of all entries are checked against the model (names, shapes, dtypes) before
     any data is read, and the data for NaN and infinities before any is set (unless
-    ``allow_non_finite=True``, for a file saved so); nothing is ever unpickled.
+    ``allow_non_finite=True``, for a file saved so); nothing is ever unpickled. A file of
+    another architecture is refused naming the first parameter that does not fit (in the
+    model's order) and every other.
     """
     path = _checked_path(path, "load")
-    params = _named_parameters(graph)
+    params = _entries(model)
+    of_what = ("a parameter or buffer of this model" if isinstance(model, Layer)
+               else "a parameter of this graph")
     try:
         with zipfile.ZipFile(path) as archive:
             headers = _entry_headers(archive)
-            problems = _problems(headers, params)
+            problems = _problems(headers, params, of_what)
             if problems:
                 raise _DoesNotFit("; ".join(problems))
             arrays = {}
@@ -231,8 +334,8 @@ def load_model(path, graph: list[Node], allow_non_finite: bool = False):
     if broken and not allow_non_finite:
         raise ValueError(f"{path} holds values that are not finite, so nothing was loaded: "
                          + "; ".join(broken) + " (allow_non_finite=True loads them)")
-    for name, node in params.items():
-        node.value = values[name]
+    for name, entry in params.items():  # every array checked: now set them all
+        entry.assign(values[name])
 
 
 class _DoesNotFit(Exception):

@@ -42,4 +42,6 @@ def yours_or_ours(number: str, yours, ours):
 def _name(piece) -> str:
     name = getattr(piece, "__name__", None) or repr(piece)
     module = getattr(piece, "__module__", "") or ""
+    if module == "framework.layers":  # imported as L: from framework import layers as L
+        return f"L.{name}"
     return f"fw.{name}" if module.split(".")[0] == "framework" else name

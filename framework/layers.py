@@ -535,3 +535,13 @@ class BatchNorm2d(_BatchNorm):
 
     dims = "(N, {0}, H, W)"
     ndims = (4,)
+
+
+# The layers for sequences live in modules of their own, which build on this one (Layer,
+# _parameter...): imported last, once everything they take from here exists.
+from .attention import CausalSelfAttention  # noqa: E402
+from .embedding import Embedding  # noqa: E402
+from .layer_norm import LayerNorm  # noqa: E402
+from .recurrent import LSTM, RNN  # noqa: E402
+
+__all__ += ["CausalSelfAttention", "Embedding", "LSTM", "LayerNorm", "RNN"]

@@ -11,6 +11,12 @@ The loss a step of ``graph`` descends is the loss of the last backward pass over
 A parameter shared with another graph may hold the gradient of that graph's loss, and
 ``backward(graph, loss=b)`` replaces the gradients of ``backward(graph, loss=a)``; a step with
 such a gradient would descend another loss, so it is refused.
+
+Weight decay, as PyTorch's ``weight_decay``: every optimizer adds λθ to each gradient before
+its own update, g ← ∂L/∂θ + λθ, which descends L + (λ/2) Σ‖θ‖² (an L2 penalty on every
+trainable node, biases and batch normalization's γ and β included, as in PyTorch). For Adam this
+is PyTorch's ``Adam(weight_decay=λ)``, the L2 form, not AdamW's decoupled decay: the penalty's
+gradient goes through the moments like the loss's.
 """
 
 import math
@@ -45,6 +51,9 @@ def _trainables(graph):
 def _gradients(owner: str, graph, nodes: list[Placeholder], loss=None) -> list[np.ndarray]:
     """Each node's ∂loss/∂node, after checking that the last backward pass over ``graph``
     (toward ``loss``, if given) gave it one that fits its value."""
+    if loss is not None and not isinstance(loss, Node):
+        raise TypeError(f"{owner}: loss= takes the loss node whose gradients are used, got "
+                        f"{loss!r} ({type(loss).__name__})")
     grads = []
     # Usually every gradient comes from one pass, over this very graph: then one identity test
     # per node, and one for the pass, are all the check costs.
@@ -181,15 +190,16 @@ def _all_finite(values: list[np.ndarray]) -> bool:
     return True
 
 
-def _write_all_or_nothing(owner: str, nodes: list, values: list):
-    """Give each node its new value, only if every value is finite."""
+def _write_all_or_nothing(owner: str, nodes: list, values: list, too_large="a learning rate"):
+    """Give each node its new value, only if every value is finite. ``too_large`` says which
+    setting may have made a finite gradient overflow, for the error."""
     if not _all_finite(values):
         for node, value in zip(nodes, values, strict=True):
             if not np.isfinite(value).all():
                 grad = node.gradients[node]
                 cause = (f"its gradient holds {count_non_finite(grad)}"
                          if not np.isfinite(grad).all()
-                         else "the step overflowed (a learning rate too large?)")
+                         else f"the step overflowed ({too_large} too large?)")
                 raise FloatingPointError(
                     f"{owner}: the step would write {count_non_finite(value)} into {node!r}: "
                     f"{cause}. No parameter was changed."
@@ -208,22 +218,40 @@ def optimize(graph: list[Node], learning_rate: float = 1e-2, loss: Node | None =
                       "optimize", loss)
 
 
-def _gradient_descent(graph, learning_rate, owner, loss=None):
+def _gradient_descent(graph, learning_rate, owner, loss=None, weight_decay=0.0):
+    """θ ← θ - η (g + λθ) for every trainable θ, all or nothing; without decay (λ = 0) the
+    same arithmetic as before it existed, θ - η g."""
     nodes = _trainables(graph)
     steps = zip(nodes, _gradients(owner, graph, nodes, loss), strict=True)
-    _write_all_or_nothing(owner, nodes, [node.value - learning_rate * grad for node, grad in steps])
+    if not weight_decay:
+        _write_all_or_nothing(owner, nodes, [node.value - learning_rate * grad
+                                             for node, grad in steps])
+        return
+    values = [node.value - learning_rate * (grad + weight_decay * node.value)
+              for node, grad in steps]
+    _write_all_or_nothing(owner, nodes, values, _TOO_LARGE_WITH_DECAY)
+
+
+_TOO_LARGE_WITH_DECAY = "a learning rate or a weight decay"
 
 
 class Optimizer:
-    """What every optimizer shares: a learning rate that is a finite number ≥ 0, state kept
-    per parameter (``reset`` forgets it), and a step that is all or nothing.
+    """What every optimizer shares: a learning rate that is a finite number ≥ 0, a weight
+    decay λ (a finite number ≥ 0, 0 by default), state kept per parameter (``reset`` forgets
+    it), and a step that is all or nothing.
 
     A subclass writes ``update(value, grad, state)``, returning the new value and the new
-    state; ``state`` is ``None`` the first time a parameter is seen.
+    state; ``state`` is ``None`` the first time a parameter is seen. With weight decay, the
+    ``grad`` it is given is already g + λθ (PyTorch's ``weight_decay``), so every subclass
+    decays the same way without a line of its own.
     """
 
-    def __init__(self, learning_rate):
+    weight_decay = Setting()
+    _weight_decay = 0.0  # for a subclass whose __init__ sets its learning rate by itself
+
+    def __init__(self, learning_rate, weight_decay=0.0):
         self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
         self.state: dict[Node, tuple] = {}
 
     @property
@@ -246,15 +274,20 @@ class Optimizer:
         loss=a)`` then ``backward(graph, loss=b)``, ``step(graph, loss=a)`` is refused).
         """
         owner = type(self).__name__
+        decay = self._weight_decay  # read once: the descriptor's getter is a Python call
         nodes, values, states = _trainables(graph), [], []
         for node, grad in zip(nodes, _gradients(owner, graph, nodes, loss), strict=True):
             state = self.state.get(node)
             if state is not None:
                 self._check_state(node, state)
+            if decay:  # a new array: the gradient itself stays ∂L/∂θ
+                grad = grad + decay * node.value
             value, state = self.update(node.value, grad, state)
             values.append(value)
             states.append(state)
-        _write_all_or_nothing(owner, nodes, values)
+        # The states are kept only once every value is written: a refused step changes none.
+        _write_all_or_nothing(owner, nodes, values,
+                              _TOO_LARGE_WITH_DECAY if decay else "a learning rate")
         self.state.update(zip(nodes, states, strict=True))
 
     def update(self, value, grad, state):
@@ -272,27 +305,33 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """θ ← θ - η g, the same rule as ``optimize``, as an object like the others."""
+    """θ ← θ - η g, the same rule as ``optimize``, as an object like the others.
 
-    def __init__(self, learning_rate=1e-2):
-        super().__init__(learning_rate)
+    With weight decay λ, θ ← θ - η (g + λθ) = (1 - ηλ) θ - η g: each step also shrinks every
+    parameter by the factor 1 - ηλ, hence the name (PyTorch's ``SGD(weight_decay=λ)``).
+    """
+
+    def __init__(self, learning_rate=1e-2, weight_decay=0.0):
+        super().__init__(learning_rate, weight_decay)
 
     def step(self, graph, loss=None):
-        """As ``Optimizer.step``, with no state to keep (the learning rate was checked when it
-        was set)."""
-        _gradient_descent(graph, self._learning_rate, "SGD", loss)
+        """As ``Optimizer.step``, with no state to keep (the learning rate and the weight decay
+        were checked when they were set)."""
+        _gradient_descent(graph, self._learning_rate, "SGD", loss, self._weight_decay)
 
 
 class Momentum(Optimizer):
     """v ← β v + g;  θ ← θ - η v.  The velocity v smooths the steps across batches.
 
-    β is in [0, 1): at 1 the velocity would never forget a gradient.
+    β is in [0, 1): at 1 the velocity would never forget a gradient. With weight decay λ,
+    g = ∂L/∂θ + λθ (PyTorch's ``SGD(momentum=β, weight_decay=λ)``; its first velocity is g,
+    as here).
     """
 
     beta = Setting(high=1.0)
 
-    def __init__(self, learning_rate=1e-2, beta=0.9):
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate=1e-2, beta=0.9, weight_decay=0.0):
+        super().__init__(learning_rate, weight_decay)
         self.beta = beta
 
     def update(self, value, grad, state):
@@ -311,14 +350,18 @@ class Adam(Optimizer):
     later gets the bias correction of its own first steps. β₁ and β₂ are in [0, 1) (at 1 the
     bias correction divides by zero), and ε > 0: a gradient of zero gives m̂ = ŝ = 0, and
     without ε the step would be 0/0.
+
+    With weight decay λ, g = ∂L/∂θ + λθ goes into both moments: PyTorch's
+    ``Adam(weight_decay=λ)``, an L2 penalty, not AdamW's decay θ ← θ - ηλθ kept apart from them.
     """
 
     beta1 = Setting(high=1.0)
     beta2 = Setting(high=1.0)
     epsilon = Setting(above_low=True)
 
-    def __init__(self, learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8):
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                 weight_decay=0.0):
+        super().__init__(learning_rate, weight_decay)
         self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
 
     def update(self, value, grad, state):

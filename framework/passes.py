@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from .node import Node, Placeholder, require_nodes, stray_link
-from .sort import Order, end_nodes
+from .sort import Order, end_nodes, other_graph_hint
 
 _pass_numbers = itertools.count()
 _latest_forward_pass = -1  # the number of the forward pass that started last, over any graph
@@ -42,15 +42,26 @@ def forward(graph: list[Node]):
 
     Each pass has a number, stamped on every node it computes, so that ``backward`` can tell
     whether all the values it uses come from the pass that computed the loss.
+
+    A placeholder without a value stops the pass. If some end node of ``graph`` does not
+    need it, it is an input of another graph sharing nodes with this one (a sort without
+    ``outputs=`` takes such graphs in), and the error says to sort with ``outputs=``.
     """
     global _latest_forward_pass
     as_sorted = is_as_sorted(graph)
     if not as_sorted:  # a list made by hand, a slice of an order, an edited order
         require_inputs_first(graph)
     pass_number = _latest_forward_pass = next(_pass_numbers)
-    for node in graph:
-        node.forward()
-        node.forward_pass = pass_number
+    try:  # costs nothing until something raises
+        for node in graph:
+            node.forward()
+            node.forward_pass = pass_number
+    except ValueError as error:
+        # A placeholder with no value: not fed, or an input of another graph (see sort.py)?
+        hint = other_graph_hint(graph, node)
+        if hint is None:
+            raise
+        raise ValueError(f"{error}. {hint}") from None
     if as_sorted:
         graph.computed_by = pass_number
 

@@ -5,6 +5,7 @@ import pytest
 
 import framework as fw
 from framework import exercises
+from framework import layers as L
 
 
 @pytest.fixture(autouse=True)
@@ -46,3 +47,11 @@ def test_one_check_may_pass_several_pieces_and_add_a_note(capsys):
     assert exercises.passed("9.1", adam) and exercises.passed("9.1", sgd)
     assert exercises.passed("9.1") and not exercises.passed("9.2")
     assert not exercises.passed("9.1", fw.Adam)
+
+
+def test_a_layer_of_the_package_is_named_as_the_notebooks_import_it(capsys):
+    class TeachingSequential(L.Layer):
+        pass
+
+    assert exercises.yours_or_ours("12.2", TeachingSequential, L.Sequential) is L.Sequential
+    assert capsys.readouterr().out == "using L.Sequential until exercise 12.2 passes\n"
