@@ -4,6 +4,8 @@
 #   make progress                                which exercises of notebooks/ are done
 #   make progress DIR=solutions                  the same for the solutions (all done)
 #   make test                                    lint, unit tests and both editions (strict nbval)
+#   make site                                    the course as a website: _build/site/index.html
+#   make site-check                              open every page of it in Chromium and check it
 
 PYTHON ?= python3
 VENV   := .venv
@@ -21,7 +23,7 @@ export MKL_NUM_THREADS ?= 1
 # jupyter lab refuses to run as root unless told it may.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test lint venv clean bench notebooks workbook progress
+.PHONY: lab test lint venv clean bench notebooks workbook progress site site-check
 
 venv: $(STAMP)
 
@@ -69,8 +71,23 @@ notebooks: $(STAMP)
 workbook: $(STAMP)
 	$(BIN)/python tools/workbook.py
 
+# The course as a static website (Jupyter Book 1), in _build/site/: open _build/site/index.html.
+# One page per notebook, built from solutions/ with each exercise's solution folded under its
+# blank (tools/website.py says how), from the stored outputs: nothing is run, nothing fetched,
+# and a warning is an error.
+site: $(STAMP)
+	$(BIN)/python tools/website.py
+
+# Build the site, then open every page in headless Chromium through Playwright: no request to
+# another host, none failed, every image loaded, the math rendered, no console error.
+# Needs a Chromium (not installed by .venv): as root on Debian or Ubuntu,
+# `apt-get install -y chromium`; elsewhere `.venv/bin/playwright install chromium`; or
+# CHROMIUM=/path/to/chrome. Also `make site-check ARGS="--screenshots /tmp/shots"`.
+site-check: site
+	$(BIN)/python tools/check_website.py $(ARGS)
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist *.egg-info _build
 
 # Speed against hand-written NumPy (and PyTorch, if installed); not a test. See benchmarks/README.md.
 #   make bench ARGS=--quick

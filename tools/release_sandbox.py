@@ -1,4 +1,4 @@
-"""Housekeeping for notebook 13 (Releasing the package), kept out of the learner's way.
+"""Housekeeping for notebook 16 (Releasing the package), kept out of the learner's way.
 
 Nothing here is about packaging itself; it lets the notebook build and install the package
 quickly, offline, and without leaving anything behind in the project:
