@@ -49,10 +49,11 @@ import keyword
 import linecache
 import math
 import re
+from numbers import Real
 
 import numpy as np
 
-from . import passes
+from . import clipping, passes
 from .codegen import RUNTIME, Into, View, template_for
 from .node import Constant, Node, Parameter, Placeholder, as_float_array, require_nodes
 from .optimizers import _TOO_LARGE_WITH_DECAY, SGD, Adam, Momentum, _trainables
@@ -79,17 +80,24 @@ _RESERVED = set(RUNTIME) | set(dir(builtins)) | set(keyword.kwlist) | {
     "new_moment1", "new_moment2", "steps", "t", "lr", "decay", "beta", "beta1", "beta2",
     "eps", "g", "isfinite", "Node", "passes", "as_float_array", "held", "sent", "new_pass",
     "this_pass", "check_graph", "check_feed", "check_update", "refuse_loss", "keep_adam_state",
-    "changes", "forward_seen", "state_seen", "first_node", "step"}
+    "changes", "forward_seen", "state_seen", "first_node", "step", "max_norm", "norm",
+    "factor", "sqrt", "clip_norm"}
 _CACHED_PLANS = 32  # batch shapes kept per compiled step (every plan is forgotten past that)
 
 
-def compile(graph: list[Node], optimizer=None, loss: Node | None = None):
+def compile(graph: list[Node], optimizer=None, loss: Node | None = None,
+            clip_grad_norm: float | None = None):
     """Compile a training step of ``graph`` (an order from ``topological_sort``): one function
     that runs forward, backward and the optimizer's update on a batch, as ``forward(graph)``,
     ``backward(graph, loss)`` and ``optimizer.step(graph)`` would, with no per-node dispatch.
 
     ``optimizer``: an ``fw.SGD``, ``fw.Momentum`` or ``fw.Adam`` (default ``fw.SGD(0.1)``);
-    ``loss``: as in ``backward`` (default: the graph's loss). Returns ``step``:
+    ``loss``: as in ``backward`` (default: the graph's loss); ``clip_grad_norm``: None (no
+    clipping) or a number > 0, the ``max_norm`` of ``fw.clip_grad_norm``, which the step then
+    does between backward and the update, as the interpreted loop ``forward``, ``backward``,
+    ``clip_grad_norm(graph, max_norm)``, ``optimizer.step`` would (before weight decay is
+    added, and refusing a gradient that holds a NaN or an inf, with nothing changed).
+    Returns ``step``:
 
     - ``step({x: X_batch, y: y_batch})`` trains on one batch and returns the loss, a float.
       Feed every data placeholder the loss depends on; batch sizes may change between calls;
@@ -99,7 +107,23 @@ def compile(graph: list[Node], optimizer=None, loss: Node | None = None):
 
     See the module's docstring for what it keeps of the interpreted passes' guarantees.
     """
-    return _Compiler(graph, SGD(0.1) if optimizer is None else optimizer, loss).build()
+    max_norm = None if clip_grad_norm is None else _checked_clip(clip_grad_norm)
+    return _Compiler(graph, SGD(0.1) if optimizer is None else optimizer, loss,
+                     max_norm).build()
+
+
+def _checked_clip(max_norm) -> float:
+    """``clip_grad_norm=`` as a float, if it is a number in (0, ∞]: as ``clip_grad_norm``
+    checks its ``max_norm``, in the same words."""
+    if isinstance(max_norm, bool) or not isinstance(max_norm, Real):
+        raise TypeError(f"compile: clip_grad_norm must be a number > 0 (or None, not to clip), "
+                        f"got {max_norm!r} ({type(max_norm).__name__})")
+    if not max_norm > 0:  # also refuses NaN
+        raise ValueError(
+            f"compile: clip_grad_norm must be a number > 0 (or None, not to clip), got "
+            f"{max_norm!r}" + ("; 0 would set every gradient to zero" if max_norm == 0 else "")
+        )
+    return float(max_norm)
 
 
 class _Info:
@@ -145,7 +169,7 @@ class _Context:
 
 
 class _Compiler:
-    def __init__(self, graph, optimizer, loss):
+    def __init__(self, graph, optimizer, loss, max_norm=None):
         if type(optimizer) not in (SGD, Momentum, Adam):
             raise TypeError(f"compile: optimizer must be an fw.SGD, fw.Momentum or fw.Adam, got "
                             f"{optimizer!r} ({type(optimizer).__name__}); another optimizer "
@@ -161,6 +185,7 @@ class _Compiler:
             raise ValueError(f"{twice!r} is in the graph twice; compile an order in which each "
                              "node comes once, as topological_sort makes it")
         self.graph, self.nodes, self.optimizer = graph, list(graph), optimizer
+        self.max_norm = max_norm
         self.loss = choose_loss(graph, loss)
         self.loss_given = loss is not None
         self.params = list(_trainables(graph))
@@ -315,6 +340,7 @@ class _Compiler:
         backward = self.backward()
         if backward:
             body += ["# backward", *backward]
+        body += runtime.clip_code()
         body += runtime.update_code()
         body.append(f"return float({loss})")
         head = ["def step(feed):",
@@ -674,6 +700,8 @@ class _Runtime:
               "check_update": self.check_update, "refuse_loss": self.refuse_loss,
               "held": _held, "sent": _sent, "new_pass": self.new_pass, "make_plan": self.plan,
               "first_node": self.params[0] if self.params else None, "state_seen": None}
+        if c.max_norm is not None:
+            ns.update(max_norm=c.max_norm, sqrt=math.sqrt, clip_norm=self.clip_norm)
         for j, plans in enumerate(self.plans):
             ns[f"plans{j}"] = plans
         for node, view, grad in zip(self.params, self.views, self.grad_views, strict=True):
@@ -693,7 +721,30 @@ class _Runtime:
         self.import_state()
         return ns
 
-    # The update.
+    # Clipping, and the update.
+
+    def clip_code(self) -> list[str]:
+        """``clip_grad_norm(graph, max_norm)`` on the flat gradient array, if asked: one dot
+        product for the norm; the slow path (a NaN or inf, or squares that overflow) is
+        ``clipping.global_norm`` itself, which refuses as the interpreted call does."""
+        max_norm = self.c.max_norm
+        if max_norm is None or not self.params:
+            return []
+        lines = ["# clip: g ← g · max_norm / (‖g‖ + 1e-6) if that is below 1 (clip_grad_norm)"]
+        if any(p is self.loss for p in self.params):  # ∂loss/∂loss: the last step scaled it
+            lines.append(f"{self.c.info[self.loss].grad}[...] = 1.0")
+        return [*lines,
+                "norm = grads.dot(grads)",
+                "norm = sqrt(norm) if isfinite(norm) else clip_norm()  # a NaN or inf?",
+                f"factor = max_norm / (norm + {clipping.EPSILON!r})",
+                "if factor < 1.0:",
+                "    np.multiply(grads, factor, out=grads)"]
+
+    def clip_norm(self) -> float:
+        """The slow path of the norm: refuse a NaN or an inf as ``clip_grad_norm`` does, naming
+        the gradient (nothing was changed yet); or the norm of finite gradients whose squares
+        overflowed."""
+        return clipping.global_norm(self.params, self.grad_views)
 
     def update_code(self) -> list[str]:
         """The optimizer's update of every parameter at once, on the flat arrays: the same

@@ -65,6 +65,10 @@ LANGUAGES = ("en", "zh_CN")
 INTRO = {"en": "README.md", "zh_CN": "README_zh.md"}
 BRANCH = "main"
 SHOW, HIDE = "Show the solution", "Hide the solution"
+# What the catalogues cannot reach, in each language: the toggle's labels, and the hints'
+# <summary>, which is raw HTML (Sphinx extracts no message from it).
+LABELS = {"en": {"show": SHOW, "hide": HIDE, "hint": "Hint"},
+          "zh_CN": {"show": "显示答案", "hide": "隐藏答案", "hint": "提示"}}
 BLANK_TAG, SOLUTION_TAG = "exercise-blank", "exercise-solution"  # CSS classes tag_<name>
 
 _LINK = re.compile(r"(\]\()([^)\s]+)(\))")
@@ -125,7 +129,7 @@ class Links:
         return _LINK.sub(lambda m: m[1] + self.target(m[2], folder, where) + m[3], text)
 
 
-def site_notebook(source: Path, links: Links):
+def site_notebook(source: Path, links: Links, language: str = "en"):
     """The page of solutions notebook ``source``: see the module's docstring."""
     notebook = nbformat.read(source, as_version=4)
     workbook.require_exact_markers(notebook, source.name)
@@ -140,12 +144,16 @@ def site_notebook(source: Path, links: Links):
         blank.pop("id", None)
         blanks[exercise.solution] = blank
         solution.metadata.setdefault("tags", []).extend(["hide-cell", SOLUTION_TAG])
-        solution.metadata["mystnb"] = {"code_prompt_show": SHOW, "code_prompt_hide": HIDE}
+        labels = LABELS[language]
+        solution.metadata["mystnb"] = {"code_prompt_show": labels["show"],
+                                       "code_prompt_hide": labels["hide"]}
     cells = []
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type == "markdown":
             # The markdown is the learner's edition's: its links are relative to notebooks/.
             cell.source = links.rewrite(cell.source, "notebooks", f"{source.name}: cell {index}")
+            cell.source = cell.source.replace("<summary>Hint</summary>",
+                                              f"<summary>{LABELS[language]['hint']}</summary>")
         if index in blanks:
             cells.append(blanks[index])
         cells.append(cell)
@@ -180,7 +188,7 @@ def write_source(folder: Path, language: str) -> list[str]:
                                   INTRO[language]),
     }
     for path in notebooks:
-        files[path.name] = nbformat.writes(site_notebook(path, links))
+        files[path.name] = nbformat.writes(site_notebook(path, links, language))
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
