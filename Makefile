@@ -6,6 +6,9 @@
 #   make test                                    lint, unit tests and both editions (strict nbval)
 #   make site                                    the course as a website: _build/site/index.html
 #   make site-check                              open every page of it in Chromium and check it
+#   make translations                            update locales/zh_CN/ from the English pages
+#   make zh                                      write the Chinese notebooks into zh_CN/
+#   make lab-zh                                  open the Chinese learner's edition in JupyterLab
 
 PYTHON ?= python3
 VENV   := .venv
@@ -23,7 +26,8 @@ export MKL_NUM_THREADS ?= 1
 # jupyter lab refuses to run as root unless told it may.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test lint venv clean bench notebooks workbook progress site site-check
+.PHONY: lab lab-zh test lint venv clean bench notebooks workbook progress site site-check \
+	translations zh
 
 venv: $(STAMP)
 
@@ -37,6 +41,10 @@ $(STAMP): pyproject.toml
 # Serve the whole repository, so that solutions/ is one folder up, and open notebooks/.
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=. --LabApp.default_url=/lab/tree/notebooks $(ROOT_FLAG) $(ARGS)
+
+# The same at zh_CN/notebooks, the Chinese learner's edition that `make zh` writes.
+lab-zh: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=. --LabApp.default_url=/lab/tree/zh_CN/notebooks $(ROOT_FLAG) $(ARGS)
 
 # Run a copy of each notebook of $(DIR) and list the exercises done; nothing is written back.
 progress: $(STAMP)
@@ -71,12 +79,14 @@ notebooks: $(STAMP)
 workbook: $(STAMP)
 	$(BIN)/python tools/workbook.py
 
-# The course as a static website (Jupyter Book 1), in _build/site/: open _build/site/index.html.
+# The course as a static website (Jupyter Book 1), in _build/site/: open _build/site/index.html
+# (English) or _build/site/zh_CN/index.html (Chinese, from the catalogues in locales/zh_CN/).
 # One page per notebook, built from solutions/ with each exercise's solution folded under its
 # blank (tools/website.py says how), from the stored outputs: nothing is run, nothing fetched,
 # and a warning is an error.
 site: $(STAMP)
 	$(BIN)/python tools/website.py
+	$(BIN)/python tools/website.py --language zh_CN
 
 # Build the site, then open every page in headless Chromium through Playwright: no request to
 # another host, none failed, every image loaded, the math rendered, no console error.
@@ -85,6 +95,21 @@ site: $(STAMP)
 # CHROMIUM=/path/to/chrome. Also `make site-check ARGS="--screenshots /tmp/shots"`.
 site-check: site
 	$(BIN)/python tools/check_website.py $(ARGS)
+
+# After an English change: extract the pages' messages (one per paragraph, heading, list item)
+# and merge them into the Chinese catalogues, locales/zh_CN/LC_MESSAGES/<notebook>.po. A changed
+# paragraph comes back fuzzy and a new one empty; translate them (tests/test_translations.py
+# names each one until it is done). The home page is README_zh.md itself, so it has none.
+translations: $(STAMP)
+	$(BIN)/python tools/website.py --builder gettext
+	rm -f _build/gettext/en/index.pot
+	$(BIN)/sphinx-intl update -p _build/gettext/en -l zh_CN -d locales
+
+# The Chinese notebooks, zh_CN/solutions/ and zh_CN/notebooks/ (committed), from the English
+# ones and the catalogues: the same code cells and outputs, each markdown paragraph translated
+# (tools/zh_notebooks.py says how). An untranslated paragraph is an error that names it.
+zh: $(STAMP)
+	$(BIN)/python tools/zh_notebooks.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info _build
