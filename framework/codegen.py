@@ -39,11 +39,16 @@ import math
 import numpy as np
 
 from .activations import ReLU, Sigmoid, Tanh
+from .affine import Affine
 from .arithmetic import Add, Divide, MatMul, Multiply, Negate, Power, Subtract, sum_to_shape
+from .attention import CausalMask, Heads, MergeHeads
 from .convolution import Conv2d, flat_filters, windows
 from .dropout import Dropout, check_probability
+from .embedding import Lookup
 from .exponentials import Exp, Log
 from .indexing import Index
+from .joining import Concatenate, Stack
+from .layer_norm import LayerNormalization
 from .linear import Linear
 from .losses import MSE, SoftmaxCrossEntropy
 from .node import as_float_array
@@ -51,6 +56,7 @@ from .normalization import BatchNorm
 from .pooling import MaxPool2d
 from .reductions import Mean, Sum
 from .shapes import Flatten, Reshape, Transpose
+from .softmax import LogSoftmax, Softmax
 
 
 class View:
@@ -741,6 +747,280 @@ def raise_as_interpreted(node, *values):
     raise AssertionError(f"{node!r}: expected its forward to refuse these inputs")
 
 
+# Softmax and log-softmax along one axis, computed from z - max z (see softmax.py).
+
+
+class _AlongAxisOp(Op):
+    def plan(self, p):
+        shape, axis = p.out_shape, p.node.axis
+        kept = tuple(1 if i == axis % len(shape) else n for i, n in enumerate(shape))
+        plan = {"max": np.empty(kept), "exp": np.empty(shape), "total": np.empty(kept)}
+        if p.needs:
+            plan["sum"] = np.empty(kept)
+            plan["scratch"] = np.empty(shape)
+        return plan
+
+    def _shifted(self, c, shifted):
+        """z - max z into ``shifted``, its exponential and their sum along the axis."""
+        z, axis, n = c.x[0], c.node.axis, c.own
+        return [f"{z}.max(axis={axis}, keepdims=True, out={n('max')})",
+                f"np.subtract({z}, {n('max')}, out={shifted})",
+                f"np.exp({shifted}, out={n('exp')})",
+                f"{n('exp')}.sum(axis={axis}, keepdims=True, out={n('total')})"]
+
+
+class SoftmaxOp(_AlongAxisOp):
+    def forward(self, c):
+        n = c.own
+        return [*self._shifted(c, n("exp")), f"np.divide({n('exp')}, {n('total')}, out={c.out})"]
+
+    def backward(self, c):  # ∂L/∂z = s ⊙ (G - Σ G s)
+        n, axis = c.own, c.node.axis
+        return [], {0: Into(lambda out: [
+            f"np.multiply({c.G}, {c.out}, out={n('scratch')})",
+            f"{n('scratch')}.sum(axis={axis}, keepdims=True, out={n('sum')})",
+            f"np.subtract({c.G}, {n('sum')}, out={out}); np.multiply({c.out}, {out}, out={out})"])}
+
+
+class LogSoftmaxOp(_AlongAxisOp):
+    def plan(self, p):
+        return {**super().plan(p), "shifted": np.empty(p.out_shape)}
+
+    def forward(self, c):
+        n = c.own
+        return [*self._shifted(c, n("shifted")),
+                f"np.log({n('total')}, out={n('max')})  # (max is free again)",
+                f"np.subtract({n('shifted')}, {n('max')}, out={c.out})"]
+
+    def backward(self, c):  # ∂L/∂z = G - softmax(z) Σ G
+        n, axis = c.own, c.node.axis
+        return [], {0: Into(lambda out: [
+            f"np.divide({n('exp')}, {n('total')}, out={n('scratch')})",
+            f"{c.G}.sum(axis={axis}, keepdims=True, out={n('sum')})",
+            f"np.multiply({n('scratch')}, {n('sum')}, out={out}); "
+            f"np.subtract({c.G}, {out}, out={out})"])}
+
+
+# Attention: the causal mask, and the heads split from and merged into the features.
+
+
+class CausalMaskOp(Op):
+    def plan(self, p):
+        steps = p.out_shape[-1]
+        return {"future": np.triu(np.ones((steps, steps), dtype=bool), k=1)}
+
+    def forward(self, c):
+        return [f"np.copyto({c.out}, {c.x[0]}); "
+                f"np.copyto({c.out}, -np.inf, where={c.own('future')})"]
+
+    def backward(self, c):  # the masked scores get 0, the others their gradient
+        return [], {0: Into(lambda out: [
+            f"np.copyto({out}, {c.G}); np.copyto({out}, 0.0, where={c.own('future')})"])}
+
+
+def _view_of(array, shape=None, slices=None):
+    """A view of ``array`` (its slice, reshaped): refused at plan time if it would be a copy,
+    which writes would not reach."""
+    view = array if slices is None else array[slices]
+    if shape is not None:
+        view = view.reshape(shape)
+    if view.size and not np.shares_memory(view, array):
+        raise AssertionError("expected a view")
+    return view
+
+
+class HeadsOp(Op):
+    value = "expr"
+
+    def plan(self, p):
+        batch, steps, width = p.shapes[0]
+        embed, heads = width // 3, p.node.heads
+        block = (Ellipsis, slice(p.node.part * embed, (p.node.part + 1) * embed))
+        split = (batch, steps, heads, embed // heads)
+        plan = {"block": block, "split": split}
+        if 0 in p.needs:  # this head's block of qkv's gradient, laid out as the value
+            plan["grad"] = _view_of(p.target(0), split, block).transpose(0, 2, 1, 3)
+        return plan
+
+    def forward(self, c):
+        n = c.own
+        return [f"{c.out} = {c.x[0]}[{n('block')}].reshape({n('split')}).transpose(0, 2, 1, 3)"]
+
+    def backward(self, c):  # its block of qkv's gradient; zero elsewhere
+        return [], {0: Into(lambda out: [
+            f"{out}.fill(0.0); np.copyto({c.own('grad')}, {c.G})"])}
+
+
+class MergeHeadsOp(Op):
+    value = "expr"
+
+    def plan(self, p):
+        batch, heads, steps, per_head = p.shapes[0]
+        return {"merged": (batch, steps, heads * per_head),
+                "split": (batch, steps, heads, per_head)}
+
+    def forward(self, c):
+        return [f"{c.out} = {c.x[0]}.transpose(0, 2, 1, 3).reshape({c.own('merged')})"]
+
+    def backward(self, c):
+        return [], {0: View(f"{c.G}.reshape({c.own('split')}).transpose(0, 2, 1, 3)")}
+
+
+class AffineOp(Op):
+    """y = x Wᵀ + b₁ + ... on the rows of x (every leading axis flattened)."""
+
+    value = "plan"
+
+    def plan(self, p):
+        x_shape, (out, n_in) = p.shapes[0], p.shapes[1]
+        rows = np.empty((math.prod(x_shape[:-1]), out))
+        plan = {"value": rows.reshape(p.out_shape), "rows": rows,
+                "x_rows": (-1, n_in), "g_rows": (-1, out)}
+        if 0 in p.needs:
+            plan["dx_rows"] = _view_of(p.target(0), (-1, n_in))
+        return plan
+
+    def forward(self, c):
+        x, w, *biases = c.x
+        rows = c.own("rows")
+        return [f"np.matmul({x}.reshape({c.own('x_rows')}), {w}.T, out={rows})",
+                *[f"{rows} += {b}" for b in biases]]
+
+    def backward(self, c):
+        x, w = c.x[:2]
+        g = c.own("grows")
+        prelude = [f"{g} = {c.G}.reshape({c.own('g_rows')})"]
+        sends = {}
+        if 0 in c.needs:  # ∂/∂X = G W
+            sends[0] = Into(lambda out: [f"np.matmul({g}, {w}, out={c.own('dx_rows')})"])
+        if 1 in c.needs:  # ∂/∂W = Gᵀ X
+            sends[1] = Into(lambda out: [
+                f"np.matmul({g}.T, {x}.reshape({c.own('x_rows')}), out={out})"])
+        for slot in c.needs:  # ∂/∂b = Σ_rows G, for every bias
+            if slot >= 2:
+                sends[slot] = Into(lambda out: [f"{g}.sum(axis=0, out={out})"])
+        return prelude, sends
+
+    made_in_code = ("grows",)
+
+
+class LayerNormalizationOp(Op):
+    """LayerNormalization's arithmetic over the last axis, step for step."""
+
+    def plan(self, p):
+        shape = p.out_shape
+        kept = shape[:-1] + (1,)
+        plan = {"mean": np.empty(kept), "centred": np.empty(shape), "square": np.empty(shape),
+                "var": np.empty(kept), "inv_std": np.empty(kept), "x_hat": np.empty(shape),
+                "features": shape[-1], "rows": (-1, shape[-1])}
+        if p.needs:
+            plan.update({"scaled": np.empty(shape), "mean1": np.empty(kept),
+                         "mean2": np.empty(kept)})
+        if 1 in p.needs:
+            plan["x_hat_rows"] = _view_of(plan["x_hat"], (-1, shape[-1]))
+            plan["square_rows"] = _view_of(plan["square"], (-1, shape[-1]))
+        return plan
+
+    def forward(self, c):
+        x, w, b = c.x
+        n = c.own
+        d = n("features")
+        return [f"{x}.sum(axis=-1, keepdims=True, out={n('mean')}); {n('mean')} /= {d}",
+                f"np.subtract({x}, {n('mean')}, out={n('centred')})",
+                f"np.multiply({n('centred')}, {n('centred')}, out={n('square')})",
+                f"{n('square')}.sum(axis=-1, keepdims=True, out={n('var')}); {n('var')} /= {d}",
+                f"{n('var')} += {c.ref}.eps; np.sqrt({n('var')}, out={n('var')})",
+                f"np.divide(1.0, {n('var')}, out={n('inv_std')})",
+                f"np.multiply({n('centred')}, {n('inv_std')}, out={n('x_hat')})",
+                f"np.multiply({n('x_hat')}, {w}, out={c.out}); {c.out} += {b}"]
+
+    def backward(self, c):
+        x, w, b = c.x
+        n = c.own
+        d, sq = n("features"), n("square")
+        sends = {}
+        if 2 in c.needs:  # ∂/∂β = Σ_rows G
+            sends[2] = Into(lambda out: [f"np.reshape({c.G}, {n('rows')}).sum(axis=0, out={out})"])
+        if 1 in c.needs:  # ∂/∂γ = Σ_rows G ⊙ x̂
+            sends[1] = Into(lambda out: [
+                f"np.multiply(np.reshape({c.G}, {n('rows')}), {n('x_hat_rows')}, "
+                f"out={n('square_rows')})",
+                f"{n('square_rows')}.sum(axis=0, out={out})"])
+        if 0 in c.needs:  # (1/√(σ² + ε)) (Gγ - mean(Gγ) - x̂ mean(Gγ ⊙ x̂))
+            sc, m1, m2 = n("scaled"), n("mean1"), n("mean2")
+            sends[0] = Into(lambda out: [
+                f"np.multiply({c.G}, {w}, out={sc})",
+                f"{sc}.sum(axis=-1, keepdims=True, out={m1}); {m1} /= {d}",
+                f"np.multiply({sc}, {n('x_hat')}, out={sq})",
+                f"{sq}.sum(axis=-1, keepdims=True, out={m2}); {m2} /= {d}",
+                f"np.subtract({sc}, {m1}, out={out})",
+                f"np.multiply({n('x_hat')}, {m2}, out={sq}); np.subtract({out}, {sq}, out={out})",
+                f"np.multiply({n('inv_std')}, {out}, out={out})"])
+        return [], sends
+
+
+class LookupOp(Op):
+    """y = weight[ids]; the ids checked every step (``lookup_rows``)."""
+
+    sends_to = (1,)  # the ids get no gradient
+    made_in_code = ("rows", "entries")
+
+    def plan(self, p):
+        count, dim = p.shapes[1]
+        plan = {"count": count, "columns": np.arange(dim), "dim": dim}
+        if 1 in p.needs:
+            plan["flat"] = _view_of(p.target(1), (-1,))
+        return plan
+
+    def forward(self, c):
+        ids, w = c.x
+        n = c.own
+        return [f"{n('rows')} = lookup_rows({c.ref}, {ids}, {n('count')})",
+                f"np.take({w}, {n('rows')}, axis=0, out={c.out})"]
+
+    def backward(self, c):  # each row gets the gradients of every position that picked it
+        n = c.own
+        return [], {1: Into(lambda out: [
+            f"{n('entries')} = ({n('rows')}.reshape(-1, 1) * {n('dim')} + {n('columns')}).ravel()",
+            f"{out}.fill(0.0); np.add.at({n('flat')}, {n('entries')}, np.ravel({c.G}))"])}
+
+
+def lookup_rows(node, ids, count):
+    """Lookup._row_ids for the ids ``ids``: the rows, or the node's own error."""
+    rows = np.fmin(np.fmax(ids, -0.5), count - 0.5).astype(np.intp)
+    if not (rows == ids).all():
+        node.inputs[0].value = ids
+        node._row_ids(node.inputs[0], count)  # raises, naming the bad ids
+    return rows
+
+
+# Joining: each input's gradient is its own piece of the upstream gradient, a view.
+
+
+class StackOp(Op):
+    def forward(self, c):
+        return [f"np.stack([{', '.join(c.x)}], axis={c.node.axis}, out={c.out})"]
+
+    def backward(self, c):  # the slice k along the new axis
+        return [], {k: View(f"np.moveaxis({c.G}, {c.node.axis}, 0)[{k}]") for k in c.needs}
+
+
+class ConcatenateOp(Op):
+    def plan(self, p):
+        axis = p.node.axis % len(p.out_shape)
+        ends = np.cumsum([shape[axis] for shape in p.shapes])
+        starts = [0, *ends[:-1]]
+        return {"axis": axis, **{f"piece{k}": (slice(None),) * axis
+                                 + (slice(int(a), int(b)),)
+                                 for k, (a, b) in enumerate(zip(starts, ends, strict=True))}}
+
+    def forward(self, c):
+        return [f"np.concatenate([{', '.join(c.x)}], axis={c.own('axis')}, out={c.out})"]
+
+    def backward(self, c):  # the block along the axis where input k lies
+        return [], {k: View(f"{c.G}[{c.own(f'piece{k}')}]") for k in c.needs}
+
+
 TEMPLATES = {
     Add: AddOp(), Subtract: SubtractOp(), Multiply: MultiplyOp(), Divide: DivideOp(),
     Power: PowerOp(), MatMul: MatMulOp(), Negate: NegateOp(), Linear: LinearOp(),
@@ -749,13 +1029,18 @@ TEMPLATES = {
     Sum: SumOp(), Mean: MeanOp(), Reshape: ReshapeOp(), Flatten: FlattenOp(),
     Transpose: TransposeOp(), Index: IndexOp(), Conv2d: Conv2dOp(), MaxPool2d: MaxPool2dOp(),
     Dropout: DropoutOp(), BatchNorm: BatchNormOp(),
+    Softmax: SoftmaxOp(), LogSoftmax: LogSoftmaxOp(), CausalMask: CausalMaskOp(),
+    Heads: HeadsOp(), MergeHeads: MergeHeadsOp(), Affine: AffineOp(),
+    LayerNormalization: LayerNormalizationOp(), Lookup: LookupOp(),
+    Stack: StackOp(), Concatenate: ConcatenateOp(),
 }
 
 # What the compiled code calls, besides NumPy: the names it may use.
 RUNTIME = {"np": np, "matmul_gradient": matmul_gradient, "flat_filters": flat_filters,
            "class_ids": class_ids, "as_labels": as_labels,
            "windows": windows, "dropout_mask": dropout_mask,
-           "batchnorm_forward": batchnorm_forward, "batchnorm_backward": batchnorm_backward}
+           "batchnorm_forward": batchnorm_forward, "batchnorm_backward": batchnorm_backward,
+           "lookup_rows": lookup_rows}
 
 
 def template_for(node):

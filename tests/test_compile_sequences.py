@@ -203,3 +203,16 @@ def test_sequence_models_compile_with_clipping_to_the_interpreted_numbers(kind):
             np.testing.assert_allclose(p_value, value, rtol=RTOL,
                                        atol=RTOL * np.abs(value).max(),
                                        err_msg=f"{p!r} after step {k}")
+
+
+@pytest.mark.parametrize("kind", list(MODELS))
+def test_the_sequence_layers_ops_compile_to_generated_code(kind):
+    compiled = ("Softmax", "LogSoftmax", "CausalMask", "Heads", "MergeHeads", "Affine",
+                "LayerNormalization", "Lookup")
+    model = MODELS[kind](np.random.default_rng(14))
+    step = fw.compile(model.graph, fw.SGD(0.1), loss=model.loss)
+    names = {id(value): name[:-len("_node")] for name, value in step.__globals__.items()
+             if name.endswith("_node")}
+    for node in model.graph:
+        if type(node).__name__ in compiled:
+            assert f"{names[id(node)]}_node.forward()" not in step.source, node
