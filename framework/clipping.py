@@ -63,15 +63,18 @@ def clip_grad_norm(graph: list[Node], max_norm: float, loss: Node | None = None)
     return norm
 
 
-def _checked_max_norm(max_norm) -> float:
-    """``max_norm`` as a float, if it is a number in (0, ∞]."""
+def _checked_max_norm(max_norm, setting: str = f"{OWNER}: max_norm",
+                      number_hint: str = "", value_hint: str = " (math.inf to measure the "
+                      "norm without clipping)") -> float:
+    """``max_norm`` as a float, if it is a number in (0, ∞]; ``setting`` names it in the
+    errors ("compile: clip_grad_norm" for ``fw.compile``'s), the hints say what else it
+    may be."""
     if isinstance(max_norm, bool) or not isinstance(max_norm, Real):
-        raise TypeError(f"{OWNER}: max_norm must be a number > 0, got {max_norm!r} "
+        raise TypeError(f"{setting} must be a number > 0{number_hint}, got {max_norm!r} "
                         f"({type(max_norm).__name__})")
     if not max_norm > 0:  # also refuses NaN
         raise ValueError(
-            f"{OWNER}: max_norm must be a number > 0 (math.inf to measure the norm without "
-            f"clipping), got {max_norm!r}"
+            f"{setting} must be a number > 0{value_hint}, got {max_norm!r}"
             + ("; 0 would set every gradient to zero" if max_norm == 0 else "")
         )
     return float(max_norm)

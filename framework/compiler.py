@@ -49,7 +49,6 @@ import keyword
 import linecache
 import math
 import re
-from numbers import Real
 
 import numpy as np
 
@@ -113,17 +112,11 @@ def compile(graph: list[Node], optimizer=None, loss: Node | None = None,
 
 
 def _checked_clip(max_norm) -> float:
-    """``clip_grad_norm=`` as a float, if it is a number in (0, ∞]: as ``clip_grad_norm``
-    checks its ``max_norm``, in the same words."""
-    if isinstance(max_norm, bool) or not isinstance(max_norm, Real):
-        raise TypeError(f"compile: clip_grad_norm must be a number > 0 (or None, not to clip), "
-                        f"got {max_norm!r} ({type(max_norm).__name__})")
-    if not max_norm > 0:  # also refuses NaN
-        raise ValueError(
-            f"compile: clip_grad_norm must be a number > 0 (or None, not to clip), got "
-            f"{max_norm!r}" + ("; 0 would set every gradient to zero" if max_norm == 0 else "")
-        )
-    return float(max_norm)
+    """``clip_grad_norm=`` as a float, checked as ``fw.clip_grad_norm`` checks its
+    ``max_norm``, in the same words."""
+    not_to_clip = " (or None, not to clip)"
+    return clipping._checked_max_norm(max_norm, "compile: clip_grad_norm", not_to_clip,
+                                      not_to_clip)
 
 
 class _Info:

@@ -361,14 +361,21 @@ def _require_computable(wanted, placed, feed_dict):
             )
 
 
-def _first_needing(node, wanted, placed) -> Node:
-    """The first of ``wanted`` computed from ``node`` (for an error)."""
-    members, below, frontier = set(placed), {node}, [node]
+def _computed_from(node, nodes) -> set:
+    """``node`` and the nodes of ``nodes`` computed from it, following outputs inside
+    ``nodes`` only."""
+    members, below, frontier = set(nodes), {node}, [node]
     while frontier:
         for output in frontier.pop().outputs:
             if output in members and output not in below:
                 below.add(output)
                 frontier.append(output)
+    return below
+
+
+def _first_needing(node, wanted, placed) -> Node:
+    """The first of ``wanted`` computed from ``node`` (for an error)."""
+    below = _computed_from(node, placed)
     return next(output for output in wanted if output in below)
 
 
@@ -379,12 +386,7 @@ def other_graph_hint(graph, node) -> str | None:
     in. Then a hint naming the end nodes to sort toward; otherwise None (it was not fed)."""
     if node.inputs or not isinstance(node, Placeholder) or node.value is not None:
         return None
-    members, below, frontier = set(graph), {node}, [node]
-    while frontier:
-        for output in frontier.pop().outputs:
-            if output in members and output not in below:
-                below.add(output)
-                frontier.append(output)
+    below = _computed_from(node, graph)
     ends = graph.end_nodes if isinstance(graph, Order) and graph.as_sorted else end_nodes(graph)
     without = [end for end in ends if end not in below]
     if not without:
