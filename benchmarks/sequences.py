@@ -209,8 +209,8 @@ class BareNodesVersion(FrameworkVersion):
 
 
 class CompiledVersion(FrameworkVersion):
-    """The same graph compiled with ``fw.compile`` (issue 23). The recurrent steps have no
-    template yet: they run their own forward and backward from inside the compiled step."""
+    """The same graph compiled with ``fw.compile`` (issue 23): one generated function per
+    training step, every node of these models from its template."""
 
     label = "compiled"
 

@@ -19,7 +19,8 @@ A template has four parts:
 - ``forward(c)``: the lines that compute the node's value from its inputs' variables.
 - ``backward(c)``: for each input that needs a gradient, what the node sends it: ``View(expr)``
   (a view of something computed already, such as the gradient itself, reshaped) or
-  ``Into(write)``, where ``write(out)`` gives the lines that write it into the array ``out``.
+  ``Into(write)``, where ``write(out)`` gives the lines that write it into the array ``out``
+  (``IntoSlice``, for readers that each read a slice of their input, writes only its slice).
   The compiler decides where ``out`` is: the input's own gradient, a slice of the flat array
   of all the parameters' gradients, or a scratch array when the input has several outputs
   whose gradients are added.
@@ -54,6 +55,7 @@ from .losses import MSE, SoftmaxCrossEntropy
 from .node import as_float_array
 from .normalization import BatchNorm
 from .pooling import MaxPool2d
+from .recurrent import LSTMStep, RNNStep, SequenceInput, StatePart, _blocks
 from .reductions import Mean, Sum
 from .shapes import Flatten, Reshape, Transpose
 from .softmax import LogSoftmax, Softmax
@@ -74,13 +76,26 @@ class Into:
         self.write = write
 
 
+class IntoSlice(Into):
+    """A gradient toward one slice of an input whose readers each read a slice of their own
+    (the steps of a recurrent layer, reading their input term): the compiler gives them all
+    the input's gradient itself, zeros where no reader writes, as ``Affine.gather`` does, and
+    adds nothing; ``write(out)`` fills the reader's slice of ``out`` (or nothing, if the
+    template's plan made its scratch array that slice, so the backward writes it in place)."""
+
+
 class Op:
     """A template: how one op compiles. See the module's docstring."""
 
     value = "buffer"
     scalar = False  # the value is a single number (a loss): its gradient is 1.0
     sends_to = None  # the input slots that can receive a gradient (None: all of them)
+    gathers = None  # the slot whose input it sends an IntoSlice (see IntoSlice)
     made_in_code = ()  # names of c.own that the code binds (not made by plan)
+
+    def receivers(self, node):
+        """The input slots of ``node`` that can receive a gradient (None: all of them)."""
+        return self.sends_to
 
     def plan(self, p) -> dict:
         return {}
@@ -1021,6 +1036,171 @@ class ConcatenateOp(Op):
         return [], {k: View(f"{c.G}[{c.own(f'piece{k}')}]") for k in c.needs}
 
 
+# Recurrent layers: the input term of every step at once (SequenceInput, an Affine whose
+# forward checks the shape of x first, which the plan does once per batch shape), one node per
+# step, and the halves h and c of LSTM states.
+
+
+def _columns(part: slice) -> str:
+    """A slice of the last axis as code: ``:5``, ``5:``, ``5:10``."""
+    start = "" if not part.start else part.start
+    stop = "" if part.stop is None else part.stop
+    return f"{start}:{stop}"
+
+
+class _StepOp(Op):
+    """What RNNStep and LSTMStep share: A_t = P[:, t] + h_{t-1} W_hhᵀ, from the input term P
+    (slot 0), W_hh (slot 1) and the state before (slot 2, or 2 and 3 for an LSTM's initial
+    (h, c)); ∂L/∂A_t is computed into the array ``a``, which is the step's slice of P's
+    gradient (see IntoSlice) when P needs one."""
+
+    gathers = 0
+
+    def receivers(self, node):  # W_hh, only from a step with a state before it
+        return (0, 1, 2, 3) if len(node.inputs) > 2 else (0,)
+
+    def plan(self, p):
+        batch, _, width = p.shapes[0]
+        if 0 in p.needs:
+            return {"a": _view_of(p.target(0), slices=(slice(None), p.node.t))}
+        return {"a": np.empty((batch, width))} if p.needs else {}
+
+    def _own_term(self, c) -> str:
+        return f"{c.x[0]}[:, {c.node.t}]"
+
+    def _pre_activation(self, c, h, into) -> list[str]:
+        """A_t into the array ``into`` (P[:, t] + h W_hhᵀ, added in the op's order)."""
+        return [f"np.matmul({h}, {c.x[1]}.T, out={into}); {into} += {self._own_term(c)}"]
+
+    def _sends(self, c, h, to_state) -> dict:
+        """∂L/∂A_t (already in ``a``) to P, ∂L/∂W_hh = ∂L/∂A_tᵀ h_{t-1}, and ``to_state``:
+        {slot: lines(out)} toward the state before."""
+        a, sends = c.own("a"), {}
+        if 0 in c.needs:  # in place: a is the step's slice of P's gradient
+            sends[0] = IntoSlice(lambda out: [])
+        if 1 in c.needs:
+            sends[1] = Into(lambda out: [f"np.matmul({a}.T, {h}, out={out})"])
+        for slot, lines in to_state.items():
+            if slot in c.needs:
+                sends[slot] = Into(lines)
+        return sends
+
+
+class RNNStepOp(_StepOp):
+    def forward(self, c):
+        if len(c.x) == 2:  # the first step, from h_0 = 0
+            return [f"np.tanh({self._own_term(c)}, out={c.out})"]
+        return [*self._pre_activation(c, c.x[2], c.out), f"np.tanh({c.out}, out={c.out})"]
+
+    def backward(self, c):  # ∂L/∂A_t = G ⊙ (1 - h_t²); ∂L/∂h_{t-1} = ∂L/∂A_t W_hh
+        a, w = c.own("a"), c.x[1]
+        prelude = [f"np.multiply({c.out}, {c.out}, out={a}); np.subtract(1.0, {a}, out={a})",
+                   f"np.multiply({c.G}, {a}, out={a})"]
+        h = c.x[2] if len(c.x) > 2 else None
+        return prelude, self._sends(c, h, {2: lambda out: [f"np.matmul({a}, {w}, out={out})"]})
+
+
+class LSTMStepOp(_StepOp):
+    """The LSTM cell of recurrent.py, operation for operation: the gates as k ⊙ tanh(k ⊙ A) + b
+    (σ for i, f, o; tanh for g), c_t = i ⊙ g + f ⊙ c_{t-1}, h_t = o ⊙ tanh(c_t); the value is
+    (h_t | c_t), and ``gi``, ``gf``... are views of the gates' blocks."""
+
+    value = "plan"
+
+    def plan(self, p):
+        plan = super().plan(p)
+        node = p.node
+        batch, hidden = p.shapes[0][0], node.layer.hidden_size
+        value, gates = np.empty((batch, 2 * hidden)), np.empty((batch, 4 * hidden))
+        plan.update({"value": value, "h": value[:, :hidden], "c": value[:, hidden:],
+                     "tanh_a": np.empty((batch, 4 * hidden)), "gates": gates,
+                     "tanh_c": np.empty((batch, hidden)), "fc": np.empty((batch, hidden)),
+                     "k": node.k, "b": node.b})
+        plan.update(zip(("gi", "gf", "gg", "go"), _blocks(gates, hidden), strict=True))
+        if p.needs:
+            # The forget gate's block stays 0 at a first step (no c_{t-1}): made zeros here.
+            grad_gates = np.zeros((batch, 4 * hidden))
+            plan.update({"dc": np.empty((batch, hidden)), "s": np.empty((batch, hidden)),
+                         "s4": np.empty((batch, 4 * hidden)), "grad_gates": grad_gates,
+                         "k2": node.k_squared})
+            plan.update(zip(("dgi", "dgf", "dgg", "dgo"), _blocks(grad_gates, hidden), strict=True))
+        return plan
+
+    def _state(self, c) -> tuple[str | None, str | None]:
+        """The code of h_{t-1} and c_{t-1}: the initial state's nodes, halves of the step
+        before, or None at a first step without a state."""
+        if len(c.x) == 2:
+            return None, None
+        if len(c.x) == 4:
+            return c.x[2], c.x[3]
+        hidden = c.node.layer.hidden_size
+        return f"{c.x[2]}[:, :{hidden}]", f"{c.x[2]}[:, {hidden}:]"
+
+    def forward(self, c):
+        n = c.own
+        h, c_before = self._state(c)
+        ta = n("tanh_a")
+        if h is None:
+            lines = [f"np.multiply({self._own_term(c)}, {n('k')}, out={ta})"]
+        else:
+            lines = [*self._pre_activation(c, h, ta), f"np.multiply({ta}, {n('k')}, out={ta})"]
+        lines += [f"np.tanh({ta}, out={ta})",
+                  f"np.multiply({ta}, {n('k')}, out={n('gates')}); {n('gates')} += {n('b')}",
+                  f"np.multiply({n('gi')}, {n('gg')}, out={n('c')})  # c_t = i g + f c_{{t-1}}"]
+        if c_before is not None:
+            lines.append(f"np.multiply({n('gf')}, {c_before}, out={n('fc')}); "
+                         f"{n('c')} += {n('fc')}")
+        return [*lines, f"np.tanh({n('c')}, out={n('tanh_c')})",
+                f"np.multiply({n('go')}, {n('tanh_c')}, out={n('h')})  # h_t = o tanh(c_t)"]
+
+    def backward(self, c):
+        n = c.own
+        hidden = c.node.layer.hidden_size
+        h, c_before = self._state(c)
+        grad_h, grad_c = f"{c.G}[:, :{hidden}]", f"{c.G}[:, {hidden}:]"
+        dc, s, s4, a, w = n("dc"), n("s"), n("s4"), n("a"), c.x[1]
+        prelude = [  # ∂L/∂c_t, all of it: G_c + G_h ⊙ o ⊙ (1 - tanh² c_t)
+            f"np.multiply({n('tanh_c')}, {n('tanh_c')}, out={s}); np.subtract(1.0, {s}, out={s})",
+            f"np.multiply({grad_h}, {n('go')}, out={dc}); np.multiply({dc}, {s}, out={dc})",
+            f"np.add({grad_c}, {dc}, out={dc})",
+            # ∂L/∂(i, f, g, o) = (∂L/∂c_t g, ∂L/∂c_t c_{t-1}, ∂L/∂c_t i, G_h tanh c_t)
+            f"np.multiply({dc}, {n('gg')}, out={n('dgi')})"]
+        if c_before is not None:
+            prelude.append(f"np.multiply({dc}, {c_before}, out={n('dgf')})")
+        prelude += [f"np.multiply({dc}, {n('gi')}, out={n('dgg')})",
+                    f"np.multiply({grad_h}, {n('tanh_c')}, out={n('dgo')})",
+                    # ∂L/∂A_t = ∂L/∂gates ⊙ k² ⊙ (1 - tanh²(k ⊙ A))
+                    f"np.multiply({n('tanh_a')}, {n('tanh_a')}, out={s4}); "
+                    f"np.subtract(1.0, {s4}, out={s4})",
+                    f"np.multiply({n('grad_gates')}, {n('k2')}, out={a}); "
+                    f"np.multiply({a}, {s4}, out={a})"]
+        if len(c.x) == 4:  # ∂L/∂h_0 = ∂L/∂A W_hh and ∂L/∂c_0 = ∂L/∂c_t ⊙ f, to their nodes
+            to_state = {2: lambda out: [f"np.matmul({a}, {w}, out={out})"],
+                        3: lambda out: [f"np.multiply({dc}, {n('gf')}, out={out})"]}
+        else:  # ... side by side, to the step before
+            to_state = {2: lambda out: [
+                f"np.matmul({a}, {w}, out={out}[:, :{hidden}])",
+                f"np.multiply({dc}, {n('gf')}, out={out}[:, {hidden}:])"]}
+        return prelude, self._sends(c, h, to_state)
+
+
+class StatePartOp(Op):
+    value = "expr"
+
+    def plan(self, p):
+        part, width = p.node.part[1], p.shapes[0][-1]
+        other = slice(part.stop, width) if not part.start else slice(0, part.start)
+        return {"other": other}
+
+    def forward(self, c):
+        return [f"{c.out} = {c.x[0]}[..., {_columns(c.node.part[1])}]"]
+
+    def backward(self, c):  # G on its half of the states, 0 on the other
+        other = c.own("other")
+        return [], {0: Into(lambda out: [
+            f"{out}[..., {other}] = 0.0; {out}[..., {_columns(c.node.part[1])}] = {c.G}"])}
+
+
 TEMPLATES = {
     Add: AddOp(), Subtract: SubtractOp(), Multiply: MultiplyOp(), Divide: DivideOp(),
     Power: PowerOp(), MatMul: MatMulOp(), Negate: NegateOp(), Linear: LinearOp(),
@@ -1033,6 +1213,8 @@ TEMPLATES = {
     Heads: HeadsOp(), MergeHeads: MergeHeadsOp(), Affine: AffineOp(),
     LayerNormalization: LayerNormalizationOp(), Lookup: LookupOp(),
     Stack: StackOp(), Concatenate: ConcatenateOp(),
+    SequenceInput: AffineOp(), RNNStep: RNNStepOp(), LSTMStep: LSTMStepOp(),
+    StatePart: StatePartOp(),
 }
 
 # What the compiled code calls, besides NumPy: the names it may use.

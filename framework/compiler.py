@@ -53,7 +53,7 @@ import re
 import numpy as np
 
 from . import clipping, passes
-from .codegen import RUNTIME, Into, View, template_for
+from .codegen import RUNTIME, Into, IntoSlice, View, template_for
 from .node import Constant, Node, Parameter, Placeholder, as_float_array, require_nodes
 from .optimizers import _TOO_LARGE_WITH_DECAY, SGD, Adam, Momentum, _trainables
 from .passes import (
@@ -129,6 +129,7 @@ class _Info:
         # "alias" (bound to what its one output sends), "one" or "ones" (the loss)
         self.grad_mode = None
         self.segment = 0
+        self.gathered = False  # its readers each write their slice of its gradient (IntoSlice)
         self.sends = {}  # slot → View or Into (compiled ops in the backward pass)
         self.prelude = []
         self.needs = []  # the input slots it sends a gradient to
@@ -208,6 +209,7 @@ class _Compiler:
             else:
                 template = template_for(node)
                 self.info[node] = _Info(node, "op" if template else "fallback", template)
+        self.require_gathering_readers()
         # Labels read by cross-entropies only are fed as they are (see codegen.as_labels).
         for node in nodes:
             info = self.info[node]
@@ -229,7 +231,7 @@ class _Compiler:
                         reached.add(i)
                         self.arrivals.setdefault(i, []).append((node, None))
                 continue
-            sends_to = info.template.sends_to
+            sends_to = info.template.receivers(node)
             for slot, i in enumerate(node.inputs):
                 if needs[i] and (sends_to is None or slot in sends_to):
                     info.needs.append(slot)
@@ -243,6 +245,27 @@ class _Compiler:
             if self.info[node].kind == "fallback":
                 segment += 1  # what comes after is planned once its value's shape is known
         self.segments = segment + 1
+
+    def require_gathering_readers(self):
+        """A reader that sends an IntoSlice (a recurrent step) writes only its slice of its
+        input's gradient, so every reader of that input must: if another op reads it too (a
+        graph that reads a recurrent layer's input term), those readers run their own methods
+        instead, which add the gradients up as the interpreted pass does."""
+        for node in self.nodes:
+            slot = getattr(self.info[node].template, "gathers", None)
+            if slot is None:
+                continue
+            readers = [o for o in node.inputs[slot].outputs if o in self.info]
+            if not all(self.reads_a_slice(r, node.inputs[slot]) for r in readers):
+                for reader in readers:
+                    if getattr(self.info[reader].template, "gathers", None) is not None:
+                        self.info[reader] = _Info(reader, "fallback")
+
+    def reads_a_slice(self, reader, source) -> bool:
+        template = self.info[reader].template
+        slot = getattr(template, "gathers", None)
+        return slot is not None and reader.inputs[slot] is source and \
+            sum(i is source for i in reader.inputs) == 1
 
     def is_stable(self, node) -> bool:
         """Is the node's variable the same array at every step of one plan?"""
@@ -366,6 +389,12 @@ class _Compiler:
                         name = self.unique(f"d_{info.var}_from_{self.info[sender].var}")
                         self.targets[(sender, slot)] = name
                         self.temps[name] = (sender, receiver)
+                continue
+            if all(slot is not None and isinstance(self.info[s].sends[slot], IntoSlice)
+                   for s, slot in arrivals):  # each writes its slice: one array, nothing added
+                info.gathered = True
+                info.grad_mode = "flat" if info.kind == "param" else "buffer"
+                self.targets.update((arrival, info.grad) for arrival in arrivals)
                 continue
             kinds = [self.kind_of(s, slot) for s, slot in arrivals]
             n = len(arrivals)
@@ -532,6 +561,8 @@ class _Compiler:
         else:
             lines += send.write(target)
             value = target
+        if info.gathered:
+            return lines
         if info.kind == "fallback":
             ref, mine = self.info[sender].ref, info.ref
             first = next(s for s, _ in enumerate(sender.inputs) if sender.inputs[s] is receiver)

@@ -14,6 +14,8 @@ import pytest
 
 import framework as fw
 from framework import layers as L
+from framework.codegen import template_for
+from framework.recurrent import StatePart
 
 OPTIMIZERS = {
     "SGD": lambda: fw.SGD(0.05),
@@ -302,6 +304,63 @@ def mse_case(target_shape):
     return build
 
 
+def recurrent_case(layer, state=None, frozen_input=False, input_term_read=False):
+    """x (batch, T, n) through an RNN or an LSTM of h units over T = 1 to 4 steps; the loss
+    reads every output (a Linear head) and the last state (h ⊙ c for an LSTM, h alone for an
+    RNN and for an LSTM from a fed state). ``state``: None (zeros), "fed" (Inputs fed with
+    normal values) or "learned" (the fed values times a parameter, so the initial state gets a
+    gradient). ``frozen_input``: the input weights frozen, so no step sends a gradient to the
+    input term; ``input_term_read``: the input term is read by another op too."""
+    def build(rng):
+        n, hidden, steps = _dims(rng, (2, 4), (2, 4), (1, 4))
+        make = L.RNN if layer == "rnn" else L.LSTM
+        cell = make(n, hidden, rng=np.random.default_rng(int(rng.integers(1000))))
+        x = fw.Input("x")
+        fed = [fw.Input(f"state{k}") for k in range(1 if layer == "rnn" else 2)] if state else []
+        initial = [s * _param(rng, f"gate{k}", (hidden,)) if state == "learned" else s
+                   for k, s in enumerate(fed)]
+        if layer == "rnn":
+            outputs, last = cell(x, steps, state=initial[0] if initial else None)
+            extra = last * 0.5
+        else:
+            outputs, (h, c) = cell(x, steps, state=tuple(initial) if initial else None)
+            extra = h * 0.5 if state == "fed" else h * c
+        if frozen_input:
+            for p in (cell.weight_ih, cell.bias_ih, cell.bias_hh):
+                p.is_trainable = False
+        if input_term_read:
+            every_step = outputs if layer == "rnn" else outputs.inputs[0]  # the stack
+            term = every_step.inputs[0].inputs[0]
+            assert type(term).__name__ == "SequenceInput"
+            extra = extra + fw.Sum(term, axis=(1, 2)).reshape(-1, 1) * 0.1
+        head = fw.Linear(outputs.reshape(-1, hidden), _param(rng, "V", (hidden, 2)),
+                         _param(rng, "d", (2,)))
+        h_out = fw.concatenate([head.reshape(-1, 1), extra.reshape(-1, 1)], axis=0)
+        t = fw.Input("t")
+
+        def data(batch, data_rng=rng):
+            states = [data_rng.normal(size=(batch, hidden)) for _ in fed]
+            return (data_rng.normal(size=(batch, steps, n)), *states,
+                    data_rng.normal(size=(batch * (2 * steps + hidden), 1)))
+        return fw.MSE(h_out, t, name="loss"), [x, *fed, t], data
+    return build
+
+
+def state_part_case(parts):
+    """StatePart, which picks h or c out of LSTM states, on a value (batch, 2k) that other ops
+    read too: each half's gradient must be the reader's alone, 0 where the part reads nothing."""
+    def build(rng):
+        n, k = _dims(rng, (2, 4), (1, 3))
+        x = fw.Input("x")
+        z = fw.Linear(x, _param(rng, "W", (n, 2 * k)), _param(rng, "b", (2 * k,)))
+        out = fw.Tanh(z)[:, :k] * 0.5  # made first: the parts send their gradient first
+        halves = [StatePart(z, part, k) for part in parts]
+        for half in halves:
+            out = out + half * 2.0
+        return _case_with(rng, x, out, lambda batch: (batch, n), lambda batch: (batch, k))
+    return build
+
+
 CASES = {
     "add": elementwise_case("add"),
     "subtract": elementwise_case("subtract"),
@@ -345,6 +404,17 @@ CASES = {
     "batchnorm training": batchnorm_case(True),
     "batchnorm evaluating": batchnorm_case(False),
     "batchnorm images": batchnorm_case(True, images=True),
+    "rnn": recurrent_case("rnn"),
+    "rnn from a fed state": recurrent_case("rnn", "fed"),
+    "rnn from a learned state": recurrent_case("rnn", "learned"),
+    "lstm": recurrent_case("lstm"),
+    "lstm from a fed state": recurrent_case("lstm", "fed"),
+    "lstm from a learned state": recurrent_case("lstm", "learned"),
+    "lstm, input weights frozen": recurrent_case("lstm", "learned", frozen_input=True),
+    "rnn, input weights frozen": recurrent_case("rnn", frozen_input=True),
+    "state part h": state_part_case([0]),
+    "state part c": state_part_case([1]),
+    "state parts h and c": state_part_case([0, 1]),
 }
 
 
@@ -511,6 +581,53 @@ def test_an_op_the_compiler_does_not_know_runs_its_own_methods(case, optimizer):
             assert f"{_var(step, node)}_node.forward()" not in step.source
     for node in unknown:  # called from inside the step, not replaced by generated code
         assert f"{_var(step, node)}_node.forward()" in step.source
+
+
+def _package_ops():
+    """Every class of node the package defines, but the placeholders and the private bases."""
+    found, todo = [], [fw.Node]
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if cls.__module__.startswith("framework.") and not cls.__name__.startswith("_") \
+                and not issubclass(cls, fw.Placeholder) and cls is not fw.Node:
+            found.append(cls)
+    return found
+
+
+def test_every_op_of_the_package_has_a_template():
+    """An op without one would still train (it runs its own methods), but slower, and the
+    notebook says that every op of the package compiles."""
+    ops = _package_ops()
+    assert {"LSTMStep", "StatePart", "Conv2d", "Affine", "LayerNormalization"} <= \
+        {cls.__name__ for cls in ops}
+    missing = [f"{cls.__module__}.{cls.__qualname__}" for cls in ops
+               if template_for(cls.__new__(cls)) is None]
+    assert not missing, f"no template in codegen.py for {missing}"
+
+
+RECURRENT_NODES = ("SequenceInput", "RNNStep", "LSTMStep", "StatePart")
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.startswith(("rnn", "lstm"))])
+def test_the_recurrent_layers_compile_to_generated_code(case):
+    step, compiled = compare(2, CASES[case], "Adam")
+    recurrent = [n for n in compiled.graph if type(n).__name__ in RECURRENT_NODES]
+    assert len(recurrent) >= 2
+    for node in recurrent:
+        assert f"{_var(step, node)}_node.forward()" not in step.source, node
+
+
+@pytest.mark.parametrize("layer", ["rnn", "lstm"])
+def test_steps_whose_input_term_another_op_reads_run_their_own_methods(layer):
+    """The steps write their slices of the input term's gradient into one array, which only
+    works if nothing else sends it a gradient: when another op reads the input term too, the
+    steps run their own methods, and the step still computes what the interpreted loop does."""
+    step, compiled = compare(3, recurrent_case(layer, "learned", input_term_read=True), "SGD")
+    steps = [n for n in compiled.graph if type(n).__name__ in ("RNNStep", "LSTMStep")]
+    assert steps
+    for node in steps:
+        assert f"{_var(step, node)}_node.backward()" in step.source, node
 
 
 def _var(step, node):

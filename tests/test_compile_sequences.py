@@ -208,7 +208,8 @@ def test_sequence_models_compile_with_clipping_to_the_interpreted_numbers(kind):
 @pytest.mark.parametrize("kind", list(MODELS))
 def test_the_sequence_layers_ops_compile_to_generated_code(kind):
     compiled = ("Softmax", "LogSoftmax", "CausalMask", "Heads", "MergeHeads", "Affine",
-                "LayerNormalization", "Lookup")
+                "LayerNormalization", "Lookup", "Stack", "SequenceInput", "RNNStep",
+                "LSTMStep", "StatePart")
     model = MODELS[kind](np.random.default_rng(14))
     step = fw.compile(model.graph, fw.SGD(0.1), loss=model.loss)
     names = {id(value): name[:-len("_node")] for name, value in step.__globals__.items()
