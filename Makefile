@@ -61,6 +61,7 @@ test: lint
 # nbval will compare (streams are merged afterwards, since how a print is split into pieces
 # varies from run to run), write the learner's edition, notebooks/, from it, and run that too:
 # its cells after a blank use the package's piece and say so, so their outputs are its own.
+# The tracebacks of its check cells then name the package's files relative to the repository.
 #   make notebooks NB=06          only the notebooks whose names start with 06
 NB     ?=
 NB_SOLUTIONS := $(if $(NB),$(foreach n,$(NB),solutions/$(n)*.ipynb),solutions/*.ipynb)
@@ -74,6 +75,7 @@ notebooks: $(STAMP)
 	$(BIN)/python tools/workbook.py $(NB)
 	$(EXECUTE) $(NB_LEARNERS)
 	$(COALESCE) $(NB_LEARNERS)
+	$(BIN)/python tools/tidy_tracebacks.py $(NB_LEARNERS)
 
 # Write notebooks/ (the learner's edition) from solutions/ again, without running anything.
 workbook: $(STAMP)

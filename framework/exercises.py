@@ -14,6 +14,8 @@ never breaks the cells after it, and the numbers they print are the same either 
 
 from __future__ import annotations
 
+import hashlib
+
 _passed: dict[str, tuple] = {}
 
 
@@ -37,6 +39,33 @@ def yours_or_ours(number: str, yours, ours):
         return yours
     print(f"using {_name(ours)} until exercise {number} passes")
     return ours
+
+
+def fingerprint(number: str, name: str, choice) -> str:
+    """A fingerprint of ``choice`` as the answer ``name`` of exercise ``number``: what a check
+    keeps instead of the right choice, so that its cell does not show it."""
+    return hashlib.sha256(f"{number} {name} {choice!r}".encode()).hexdigest()[:16]
+
+
+def check_choices(number: str, answers: dict, choices: tuple, key: dict) -> None:
+    """The check of an exercise whose answers are choices among a few words: ``answers`` {name:
+    the learner's choice}, ``key`` {name: (the right choice's fingerprint, a hint)}. A blank
+    (``...``) raises NotImplementedError, a wrong choice an AssertionError naming it with its
+    hint (never the right choice); all right, ``correct(number)``."""
+    blanks = [name for name, answer in answers.items() if answer is ...]
+    if blanks:
+        one_of = " or ".join(repr(c) for c in choices)
+        raise NotImplementedError(f"Exercise {number} is not done yet: set {', '.join(blanks)} "
+                                  f"to {one_of}")
+    for name, (right, hint) in key.items():
+        answer = answers[name]
+        if answer not in choices:
+            raise AssertionError(f"{name} is {answer!r}: choose one of "
+                                 + ", ".join(repr(c) for c in choices))
+        if fingerprint(number, name, answer) != right:
+            raise AssertionError(f"{name}: {answer!r} is not the right choice; think again: "
+                                 f"{hint}")
+    correct(number)
 
 
 def _name(piece) -> str:

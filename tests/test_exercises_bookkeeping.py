@@ -55,3 +55,28 @@ def test_a_layer_of_the_package_is_named_as_the_notebooks_import_it(capsys):
 
     assert exercises.yours_or_ours("12.2", TeachingSequential, L.Sequential) is L.Sequential
     assert capsys.readouterr().out == "using L.Sequential until exercise 12.2 passes\n"
+
+
+def test_a_check_of_choices_keeps_the_right_ones_as_fingerprints(capsys):
+    key = {"loop": (exercises.fingerprint("9.9", "loop", "dynamic"), "how often does it run?"),
+           "save": (exercises.fingerprint("9.9", "save", "static"), "what exists before data?")}
+    assert "dynamic" not in repr(key) and "static" not in repr(key)
+    choices = ("static", "dynamic")
+    with pytest.raises(NotImplementedError, match="set save to 'static' or 'dynamic'"):
+        exercises.check_choices("9.9", {"loop": "dynamic", "save": ...}, choices, key)
+    with pytest.raises(AssertionError, match="choose one of") as typo:
+        exercises.check_choices("9.9", {"loop": "Dynamic", "save": "static"}, choices, key)
+    assert "loop" in str(typo.value)
+    with pytest.raises(AssertionError) as wrong:
+        exercises.check_choices("9.9", {"loop": "dynamic", "save": "dynamic"}, choices, key)
+    assert str(wrong.value) == ("save: 'dynamic' is not the right choice; think again: what "
+                                "exists before data?")
+    assert not exercises.passed("9.9")
+    exercises.check_choices("9.9", {"loop": "dynamic", "save": "static"}, choices, key)
+    assert exercises.passed("9.9")
+    assert capsys.readouterr().out == "Exercise 9.9: correct\n"
+    # the fingerprint is of this exercise and this answer: the same choice elsewhere differs
+    assert exercises.fingerprint("9.9", "loop", "dynamic") != \
+        exercises.fingerprint("9.8", "loop", "dynamic")
+    assert exercises.fingerprint("9.9", "loop", "dynamic") != \
+        exercises.fingerprint("9.9", "save", "dynamic")
