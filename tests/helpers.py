@@ -1,4 +1,7 @@
-"""Helpers shared by the tests of bad input."""
+"""Helpers shared by the tests: of bad input (the names an error gives), and of the compiled
+step (its gradients)."""
+
+import numpy as np
 
 import framework as fw
 
@@ -15,3 +18,15 @@ def run(feed):
     graph = fw.topological_sort(feed)
     fw.forward(graph)
     return graph
+
+
+def compiled_gradients(step) -> dict:
+    """{parameter: its gradient at the last step of ``step`` (a ``fw.compile``d step)}, read
+    from the flat array ``step.grads`` in the order of ``step.parameters``."""
+    gradients, start = {}, 0
+    for node in step.parameters:
+        size = np.size(node.value)
+        gradients[node] = step.grads[start:start + size].reshape(np.shape(node.value))
+        start += size
+    assert start == step.grads.size
+    return gradients

@@ -2,15 +2,16 @@
 
 Every case builds the same graph twice from one seed (random shapes, random values). One copy
 trains with the interpreted loop, ``forward``, ``backward`` and ``optimizer.step``; the other
-with ``fw.compile``. Their losses, step by step, and their parameters after every step must
-agree to 1e-12 relative. Batches change size between steps, so every op is planned for
-several batch shapes. (The refusals are in test_compile_refusals.py.)
+with ``fw.compile``. Their losses and the parameters' gradients, step by step, and their
+parameters after every step must agree to 1e-12 relative. Batches change size between steps,
+so every op is planned for several batch shapes. (The refusals are in test_compile_refusals.py.)
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import compiled_gradients
 
 import framework as fw
 from framework import layers as L
@@ -79,7 +80,10 @@ def compare(seed, build, optimizer="SGD", batches=None):
         assert isinstance(loss, float)
         np.testing.assert_allclose(loss, float(expected_case.loss.value), rtol=RTOL, atol=0,
                                    err_msg=f"loss of step {k}")
+        gradients = compiled_gradients(step)
         for expected, got in zip(expected_case.params(), case.params(), strict=True):
+            np.testing.assert_allclose(gradients[got], expected.gradients[expected], rtol=RTOL,
+                                       atol=1e-300, err_msg=f"gradient of {got!r} at step {k}")
             np.testing.assert_allclose(got.value, expected.value, rtol=RTOL, atol=1e-300,
                                        err_msg=f"{got!r} after step {k}")
     return step, case

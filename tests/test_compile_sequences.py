@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import compiled_gradients
 
 import framework as fw
 from framework import layers as L
@@ -119,7 +120,7 @@ def batch(model: Model, n: int, rng) -> dict:
 def interpreted(model: Model, optimizer):
     """Train with forward, backward, optimizer.step; the feeds, losses and parameters."""
     rng = np.random.default_rng(7)
-    feeds, losses, params, state = [], [], [], {}
+    feeds, losses, grads, params, state = [], [], [], [], {}
     for n in BATCHES:
         feed = batch(model, n, rng)
         for fed, _ in model.state:
@@ -130,6 +131,7 @@ def interpreted(model: Model, optimizer):
             node.value = value
         fw.forward(model.graph)
         fw.backward(model.graph, model.loss)
+        grads.append([np.copy(p.gradients[p]) for p in fw.trainables(model.graph)])
         optimizer.step(model.graph, model.loss)
         state = {fed: np.copy(last.value) for fed, last in model.state}
         feeds.append(feed)
@@ -137,21 +139,26 @@ def interpreted(model: Model, optimizer):
         params.append([p.value.copy() for p in fw.trainables(model.graph)])
     if model.state:
         assert any(np.any(f[model.state[0][0]] != 0) for f in feeds), "no state was carried"
-    return feeds, losses, params
+    return feeds, losses, grads, params
 
 
 @pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
 @pytest.mark.parametrize("kind", list(MODELS))
 def test_sequence_models_compile_to_the_interpreted_numbers(kind, optimizer):
     expected_model = MODELS[kind](np.random.default_rng(14))
-    feeds, losses, params = interpreted(expected_model, OPTIMIZERS[optimizer]())
+    feeds, losses, grads, params = interpreted(expected_model, OPTIMIZERS[optimizer]())
     model = MODELS[kind](np.random.default_rng(14))
     by_name = {node.name: node for node in model.graph}
     step = fw.compile(model.graph, OPTIMIZERS[optimizer](), loss=model.loss)
-    for k, (feed, loss, values) in enumerate(zip(feeds, losses, params, strict=True)):
+    for k, (feed, loss, expected_grads, values) in enumerate(
+            zip(feeds, losses, grads, params, strict=True)):
         got = step({by_name[node.name]: value for node, value in feed.items()})
         np.testing.assert_allclose(got, loss, rtol=RTOL, atol=0, err_msg=f"loss of step {k}")
-        for p, value in zip(fw.trainables(model.graph), values, strict=True):
+        got_grads = compiled_gradients(step)
+        for p, grad, value in zip(fw.trainables(model.graph), expected_grads, values,
+                                  strict=True):
+            np.testing.assert_allclose(got_grads[p], grad, rtol=RTOL, atol=1e-300,
+                                       err_msg=f"gradient of {p!r} at step {k}")
             np.testing.assert_allclose(p.value, value, rtol=RTOL, atol=1e-300,
                                        err_msg=f"{p!r} after step {k}")
 
