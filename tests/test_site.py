@@ -218,3 +218,29 @@ def test_make_site_builds_it_and_make_site_check_checks_it_in_a_browser():
     commands = _make_dry_run("site-check")
     assert commands[-2].endswith("python tools/website.py --language zh_CN")
     assert "python tools/check_website.py" in commands[-1]
+
+
+def test_the_checks_server_is_quiet_about_requests_the_browser_cancelled(tmp_path, capsys):
+    """A browser closes connections it no longer needs; the server of make site-check printed a
+    BrokenPipe traceback for each. Any other error is still printed."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        from check_website import serve
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    server, _ = serve(tmp_path)
+    try:
+        for cancelled in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset")):
+            try:
+                raise cancelled
+            except OSError:
+                server.handle_error(None, ("127.0.0.1", 1))
+        assert capsys.readouterr().err == ""
+        try:
+            raise ValueError("a real error")
+        except ValueError:
+            server.handle_error(None, ("127.0.0.1", 1))
+        assert "ValueError: a real error" in capsys.readouterr().err
+    finally:
+        server.shutdown()
+        server.server_close()
