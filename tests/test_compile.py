@@ -11,21 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import compiled_gradients
+from helpers import OPTIMIZERS, compiled_gradients
 
 import framework as fw
 from framework import layers as L
 from framework.codegen import template_for
 from framework.recurrent import StatePart
 
-OPTIMIZERS = {
-    "SGD": lambda: fw.SGD(0.05),
-    "Momentum": lambda: fw.Momentum(0.05, beta=0.8),
-    "Adam": lambda: fw.Adam(0.01),
-    "SGD+decay": lambda: fw.SGD(0.05, weight_decay=0.1),
-    "Momentum+decay": lambda: fw.Momentum(0.05, beta=0.8, weight_decay=0.1),
-    "Adam+decay": lambda: fw.Adam(0.01, weight_decay=0.1),
-}
 BATCHES = (5, 5, 3, 5)  # a shorter batch in between: a second plan, then the first again
 RTOL = 1e-12
 

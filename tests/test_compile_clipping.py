@@ -10,17 +10,10 @@ import math
 
 import numpy as np
 import pytest
+from helpers import OPTIMIZERS, sqrt_graph
 
 import framework as fw
 
-OPTIMIZERS = {
-    "SGD": lambda: fw.SGD(0.05),
-    "Momentum": lambda: fw.Momentum(0.05, beta=0.8),
-    "Adam": lambda: fw.Adam(0.01),
-    "SGD+decay": lambda: fw.SGD(0.05, weight_decay=0.1),
-    "Momentum+decay": lambda: fw.Momentum(0.05, beta=0.8, weight_decay=0.1),
-    "Adam+decay": lambda: fw.Adam(0.01, weight_decay=0.1),
-}
 RTOL = 1e-12
 MAX_NORM = 3.0
 # The targets' scale per step: large targets give large gradients (clipped), small ones do not.
@@ -138,15 +131,6 @@ def test_numpy_numbers_are_taken():
     X, T = batches()[1]
     step({x: X, t: T})
     assert np.linalg.norm(step.grads) <= 0.5
-
-
-def sqrt_graph():
-    """√(x w) at x = 0: a finite loss, but 0 · inf = NaN in w's gradient."""
-    x, t = fw.Input("x"), fw.Input("t")
-    w = fw.Parameter("w")
-    w.value = np.array([0.5, 2.0])
-    loss = fw.MSE((x * w) ** 0.5, t)
-    return fw.topological_sort({x: np.ones((3, 2)), t: np.zeros((3, 2))}), x, t, loss
 
 
 @pytest.mark.parametrize("optimizer", ["SGD", "Momentum", "Adam"])

@@ -117,10 +117,11 @@ def batch(model: Model, n: int, rng) -> dict:
     return {node: arrays[name] for name, node in model.data.items()}
 
 
-def interpreted(model: Model, optimizer):
-    """Train with forward, backward, optimizer.step; the feeds, losses and parameters."""
+def interpreted(model: Model, optimizer, max_norm=None):
+    """Train with forward, backward, clip_grad_norm (if ``max_norm``), optimizer.step; the
+    feeds, losses, gradients (as the step used them), parameters and the norms clipping saw."""
     rng = np.random.default_rng(7)
-    feeds, losses, grads, params, state = [], [], [], [], {}
+    feeds, losses, grads, params, norms, state = [], [], [], [], [], {}
     for n in BATCHES:
         feed = batch(model, n, rng)
         for fed, _ in model.state:
@@ -131,6 +132,8 @@ def interpreted(model: Model, optimizer):
             node.value = value
         fw.forward(model.graph)
         fw.backward(model.graph, model.loss)
+        if max_norm is not None:
+            norms.append(fw.clip_grad_norm(model.graph, max_norm, loss=model.loss))
         grads.append([np.copy(p.gradients[p]) for p in fw.trainables(model.graph)])
         optimizer.step(model.graph, model.loss)
         state = {fed: np.copy(last.value) for fed, last in model.state}
@@ -139,14 +142,14 @@ def interpreted(model: Model, optimizer):
         params.append([p.value.copy() for p in fw.trainables(model.graph)])
     if model.state:
         assert any(np.any(f[model.state[0][0]] != 0) for f in feeds), "no state was carried"
-    return feeds, losses, grads, params
+    return feeds, losses, grads, params, norms
 
 
 @pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
 @pytest.mark.parametrize("kind", list(MODELS))
 def test_sequence_models_compile_to_the_interpreted_numbers(kind, optimizer):
     expected_model = MODELS[kind](np.random.default_rng(14))
-    feeds, losses, grads, params = interpreted(expected_model, OPTIMIZERS[optimizer]())
+    feeds, losses, grads, params, _ = interpreted(expected_model, OPTIMIZERS[optimizer]())
     model = MODELS[kind](np.random.default_rng(14))
     by_name = {node.name: node for node in model.graph}
     step = fw.compile(model.graph, OPTIMIZERS[optimizer](), loss=model.loss)
@@ -166,26 +169,8 @@ def test_sequence_models_compile_to_the_interpreted_numbers(kind, optimizer):
 @pytest.mark.parametrize("kind", ["LSTM with state", "transformer"])
 def test_sequence_models_compile_with_clipping_to_the_interpreted_numbers(kind):
     max_norm = 0.5
-    model = MODELS[kind](np.random.default_rng(15))
-    optimizer = fw.Adam(0.02)
-    rng = np.random.default_rng(7)
-    feeds, losses, params, norms, state = [], [], [], [], {}
-    for n in BATCHES:
-        feed = batch(model, n, rng)
-        for fed, _ in model.state:
-            carried = state.get(fed)
-            feed[fed] = carried if carried is not None and len(carried) == n \
-                else np.zeros((n, HIDDEN))
-        for node, value in feed.items():
-            node.value = value
-        fw.forward(model.graph)
-        fw.backward(model.graph, model.loss)
-        norms.append(fw.clip_grad_norm(model.graph, max_norm, loss=model.loss))
-        optimizer.step(model.graph, model.loss)
-        state = {fed: np.copy(last.value) for fed, last in model.state}
-        feeds.append(feed)
-        losses.append(float(model.loss.value))
-        params.append([p.value.copy() for p in fw.trainables(model.graph)])
+    feeds, losses, _, params, norms = interpreted(MODELS[kind](np.random.default_rng(15)),
+                                                  fw.Adam(0.02), max_norm)
     assert any(norm > max_norm for norm in norms)
     model = MODELS[kind](np.random.default_rng(15))
     by_name = {node.name: node for node in model.graph}
