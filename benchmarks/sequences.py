@@ -38,6 +38,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the framework, uninstalled
 
+from training import nodes_alone_plan, nodes_alone_step  # noqa: E402  (benchmarks/training.py)
+
 import framework as fw  # noqa: E402
 from framework import layers as L  # noqa: E402
 from framework.attention import Projection  # noqa: E402
@@ -184,28 +186,10 @@ class BareNodesVersion(FrameworkVersion):
 
     def train(self, batches):
         graph, lr = self.graph, self.problem.learning_rate
-        # Only the nodes the loss depends on: the LSTM's last state (h, c), unused here, would
-        # otherwise take itself for the loss and send a gradient of ones.
-        leads_to_loss, frontier = {graph[-1]}, [graph[-1]]
-        while frontier:
-            for node in frontier.pop().inputs:
-                if node not in leads_to_loss:
-                    leads_to_loss.add(node)
-                    frontier.append(node)
-        backward_order = [node for node in reversed(graph)
-                          if node.needs_gradient and node in leads_to_loss]
-        parameters = fw.trainables(graph)
-        for node in graph:
-            node.backward_pass = None  # upstream_gradient reads the outputs of the same pass
+        backward_order, parameters = nodes_alone_plan(graph)
         for ids, targets in batches:
             self.ids.value, self.targets.value = ids, targets
-            for node in graph:
-                node.forward()
-            for node in backward_order:
-                node.gradients = {}
-                node.backward()
-            for node in parameters:
-                node.value = node.value - lr * node.gradients[node]
+            nodes_alone_step(graph, backward_order, parameters, lr)
 
 
 class CompiledVersion(FrameworkVersion):

@@ -201,19 +201,40 @@ class BareNodesMLP(FrameworkMLP):
     def train_epoch(self, batches):
         X, T, lr = self.problem.features, self.problem.targets, self.problem.learning_rate
         graph = self.graph
-        backward_order = [node for node in reversed(graph) if node.needs_gradient]
-        parameters = fw.trainables(graph)
-        for node in graph:
-            node.backward_pass = None  # upstream_gradient reads the outputs of the same pass
+        backward_order, parameters = nodes_alone_plan(graph)
         for idx in batches:
             self.x.value, self.y.value = X[idx], T[idx]
-            for node in graph:
-                node.forward()
-            for node in backward_order:
-                node.gradients = {}
-                node.backward()
-            for node in parameters:
-                node.value = node.value - lr * node.gradients[node]
+            nodes_alone_step(graph, backward_order, parameters, lr)
+
+
+def nodes_alone_plan(graph) -> tuple[list, list]:
+    """What a step of the nodes alone visits: backward, the nodes that need a gradient among
+    those the loss (the graph's last node) is computed from, in reverse order (a node the loss
+    does not depend on, such as an LSTM's unused last state, would take itself for the loss and
+    send a gradient of ones); then the trainable parameters. The nodes' backward passes are
+    cleared, since upstream_gradient reads only the outputs of the same pass."""
+    leads_to_loss, frontier = {graph[-1]}, [graph[-1]]
+    while frontier:
+        for node in frontier.pop().inputs:
+            if node not in leads_to_loss:
+                leads_to_loss.add(node)
+                frontier.append(node)
+    for node in graph:
+        node.backward_pass = None
+    backward_order = [node for node in reversed(graph)
+                      if node.needs_gradient and node in leads_to_loss]
+    return backward_order, fw.trainables(graph)
+
+
+def nodes_alone_step(graph, backward_order, parameters, lr):
+    """Each node's forward in order, each backward in ``backward_order``, and θ - η g."""
+    for node in graph:
+        node.forward()
+    for node in backward_order:
+        node.gradients = {}
+        node.backward()
+    for node in parameters:
+        node.value = node.value - lr * node.gradients[node]
 
 
 class CompiledMLP(FrameworkMLP):
