@@ -251,19 +251,21 @@ class _Compiler:
         input's gradient, so every reader of that input must: if another op reads it too (a
         graph that reads a recurrent layer's input term), those readers run their own methods
         instead, which add the gradients up as the interpreted pass does."""
-        for node in self.nodes:
-            slot = getattr(self.info[node].template, "gathers", None)
-            if slot is None:
-                continue
-            readers = [o for o in node.inputs[slot].outputs if o in self.info]
-            if not all(self.reads_a_slice(r, node.inputs[slot]) for r in readers):
+        sources = dict.fromkeys(node.inputs[slot] for node in self.nodes
+                                if (slot := self.gathers(node)) is not None)
+        for source in sources:
+            readers = [o for o in source.outputs if o in self.info]
+            if not all(self.reads_a_slice(r, source) for r in readers):
                 for reader in readers:
-                    if getattr(self.info[reader].template, "gathers", None) is not None:
+                    if self.gathers(reader) is not None:
                         self.info[reader] = _Info(reader, "fallback")
 
+    def gathers(self, node) -> int | None:
+        """The input slot that ``node`` sends an IntoSlice, if it does."""
+        return getattr(self.info[node].template, "gathers", None)
+
     def reads_a_slice(self, reader, source) -> bool:
-        template = self.info[reader].template
-        slot = getattr(template, "gathers", None)
+        slot = self.gathers(reader)
         return slot is not None and reader.inputs[slot] is source and \
             sum(i is source for i in reader.inputs) == 1
 
