@@ -19,6 +19,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 import framework as fw
+from framework.passes import ancestors_of
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SEED = 0
@@ -213,12 +214,7 @@ def nodes_alone_plan(graph) -> tuple[list, list]:
     does not depend on, such as an LSTM's unused last state, would take itself for the loss and
     send a gradient of ones); then the trainable parameters. The nodes' backward passes are
     cleared, since upstream_gradient reads only the outputs of the same pass."""
-    leads_to_loss, frontier = {graph[-1]}, [graph[-1]]
-    while frontier:
-        for node in frontier.pop().inputs:
-            if node not in leads_to_loss:
-                leads_to_loss.add(node)
-                frontier.append(node)
+    leads_to_loss = ancestors_of(graph[-1])
     for node in graph:
         node.backward_pass = None
     backward_order = [node for node in reversed(graph)

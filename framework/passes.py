@@ -198,15 +198,21 @@ def require_one_forward_pass(graph: list[Node], loss: Node):
         )
 
 
+def ancestors_of(node: Node) -> set:
+    """Every node that ``node`` is computed from, following the inputs, ``node`` included."""
+    found, frontier = {node}, [node]
+    while frontier:
+        for i in frontier.pop().inputs:
+            if i not in found:
+                found.add(i)
+                frontier.append(i)
+    return found
+
+
 def describe_non_finite(graph: list[Node], loss: Node) -> str:
     """Name the first node, in the order of ``graph``, on the way to ``loss`` whose value holds
     a NaN or an infinity, and say how many and where the first one is."""
-    upstream, frontier = {loss}, [loss]
-    while frontier:
-        for node in frontier.pop().inputs:
-            if node not in upstream:
-                upstream.add(node)
-                frontier.append(node)
+    upstream = ancestors_of(loss)
     for node in graph:
         if node in upstream and node.value is not None:
             bad = ~np.isfinite(np.asarray(node.value))
